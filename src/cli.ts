@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { AlreadyRunningError, runDaemon } from './daemon.js';
+import { createLogger } from './log.js';
+import { formatFinding } from './rules/report.js';
+import { Store, StoreError } from './store/store.js';
+import { VERSION } from './version.js';
+
+/** Exit codes, documented in --help and the README. */
+export const EXIT = {
+  OK: 0,
+  /** Runtime failure (store unreadable, port taken, ...), or an invalid input file for `validate`. */
+  FAILURE: 1,
+  USAGE: 2,
+  CONFIG: 3,
+  ALREADY_RUNNING: 4,
+} as const;
+
+const EXIT_HELP = `
+Exit codes:
+  0  success
+  1  runtime failure (the log or stderr says why)
+  2  usage error (unknown command or option)
+  3  invalid configuration (each problem names the key path, the value and what was expected)
+  4  another fatturad is already running on the same data folder
+
+Configuration: embedded defaults (config/default.yaml), then --config FILE (or FATTURAD_CONFIG),
+then FATTURAD_* environment variables (FATTURAD_HTTP__PORT=9000 sets http.port).`;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function configOrExit(file: string | undefined): Config {
+  try {
+    return loadConfig({ file: file ?? null });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`fatturad: ${err.message}\n`);
+      process.exit(EXIT.CONFIG);
+    }
+    throw err;
+  }
+}
+
+function openStoreOrExit(config: Config): Store {
+  try {
+    return new Store(config.paths.db, { readonly: true });
+  } catch (err) {
+    process.stderr.write(`fatturad: cannot open the store: ${(err as Error).message}\n`);
+    process.exit(EXIT.FAILURE);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('fatturad')
+    .description('On-premise daemon for Italian electronic invoicing (FatturaPA / SdI).')
+    .version(VERSION)
+    .showHelpAfterError()
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride();
+
+  program
+    .command('start')
+    .description('run the daemon in the foreground (logs JSON to stdout, pretty on a terminal)')
+    .option('-c, --config <file>', 'configuration file (YAML), merged over the embedded defaults')
+    .action(async (o: { config?: string }) => {
+      const config = configOrExit(o.config);
+      const log = createLogger(config.log);
+      try {
+        await runDaemon(config, { configFile: o.config ?? null, log });
+      } catch (err) {
+        const already = err instanceof AlreadyRunningError;
+        log.fatal(
+          { event: already ? 'daemon.already_running' : 'daemon.start_failed', err },
+          (err as Error).message,
+        );
+        log.flush(() => process.exit(already ? EXIT.ALREADY_RUNNING : EXIT.FAILURE));
+      }
+    });
+
+  program
+    .command('status')
+    .description('documents per state and the latest errors')
+    .option('-c, --config <file>', 'configuration file (YAML)')
+    .option('--json', 'print JSON')
+    .action((o: { config?: string; json?: boolean }) => {
+      const config = configOrExit(o.config);
+      const store = openStoreOrExit(config);
+      try {
+        const counts = store.countsByState();
+        const errors = store.latestErrors(10);
+        const openClaims = store.openClaimCount();
+        if (o.json) {
+          out(
+            JSON.stringify(
+              { dataDir: config.dataDir, documents: counts, openClaims, latestErrors: errors },
+              null,
+              2,
+            ),
+          );
+          return;
+        }
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        out(`fatturad ${VERSION} — data in ${config.dataDir}`);
+        out(`Documents: ${total}`);
+        for (const [state, n] of Object.entries(counts).sort()) out(`  ${state.padEnd(12)} ${n}`);
+        if (openClaims) out(`Claims in progress: ${openClaims}`);
+        if (errors.length) {
+          out('\nLatest errors:');
+          for (const e of errors) {
+            out(
+              `- ${e.at}  #${e.documentId} ${e.entry ? `${e.originalName} (in zip: ${e.entry})` : e.originalName}`,
+            );
+            for (const f of e.findings) out(`    ${formatFinding(f).replace(/\n/g, '\n    ')}`);
+          }
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('show')
+    .description("one document's timeline, by id or file name")
+    .argument('<document>', 'document id or file name')
+    .option('-c, --config <file>', 'configuration file (YAML)')
+    .option('--json', 'print JSON')
+    .action((ref: string, o: { config?: string; json?: boolean }) => {
+      const config = configOrExit(o.config);
+      const store = openStoreOrExit(config);
+      try {
+        const docs = /^\d+$/.test(ref)
+          ? [store.getDocument(Number(ref))].filter((d) => d !== undefined)
+          : store.findDocumentsByName(ref);
+        if (docs.length === 0) {
+          process.stderr.write(`fatturad: no document ${ref}\n`);
+          process.exitCode = EXIT.FAILURE;
+          return;
+        }
+        const result = docs.map((d) => ({ ...d, timeline: store.timeline(d.id) }));
+        if (o.json) {
+          out(JSON.stringify(result, null, 2));
+          return;
+        }
+        for (const d of result) {
+          out(`Document ${d.id}: ${d.originalName}${d.entry ? ` (zip entry ${d.entry})` : ''}`);
+          out(`  state ${d.state} since ${d.stateChangedAt}; sha256 ${d.sha256}; ${d.size} bytes`);
+          out(`  from ${d.sourceDir}; now at ${d.path ?? '-'}`);
+          for (const t of d.timeline)
+            out(`  ${t.at}  ${(t.from ?? '(new)').padEnd(10)} -> ${t.to.padEnd(10)} ${t.reason ?? ''}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  const configCmd = program.command('config').description('configuration tools');
+  configCmd
+    .command('check')
+    .description(
+      'validate a configuration (the embedded defaults when no file is given) and print it resolved',
+    )
+    .argument('[file]', 'configuration file (YAML)')
+    .option('--quiet', 'print nothing when valid')
+    .action((file: string | undefined, o: { quiet?: boolean }) => {
+      const config = configOrExit(file);
+      if (!o.quiet) {
+        out(`configuration OK (${config.source ?? 'embedded defaults'})`);
+        out(JSON.stringify(config, null, 2));
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
+    }
+    if (err instanceof StoreError) {
+      process.stderr.write(`fatturad: ${err.message}\n`);
+      process.exit(EXIT.FAILURE);
+    }
+    throw err;
+  }
+}
+
+await main(process.argv);

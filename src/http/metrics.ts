@@ -1,0 +1,68 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from '../store/store.js';
+
+/** The daemon's Prometheus metrics. Names are part of the operations contract: see docs/operations.md. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly intakeFiles: Counter<'outcome'>;
+  readonly intakeDocuments: Counter<'outcome'>;
+  readonly intakeErrors: Counter;
+  readonly configReloads: Counter<'result'>;
+
+  constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
+    this.intakeFiles = new Counter({
+      name: 'fatturad_intake_files_total',
+      help: 'Files taken from drop folders, by outcome (accepted, duplicate, rejected).',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.intakeDocuments = new Counter({
+      name: 'fatturad_intake_documents_total',
+      help: 'Documents created by intake (one per file, one per zip entry), by outcome.',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.intakeErrors = new Counter({
+      name: 'fatturad_intake_errors_total',
+      help: 'Files that could not be claimed or judged (left in place and retried).',
+      registers: [this.registry],
+    });
+    this.configReloads = new Counter({
+      name: 'fatturad_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP), by result.',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'fatturad_documents',
+      help: 'Documents in the store, by current state.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const s = store();
+        if (!s) return;
+        this.reset();
+        for (const [state, n] of Object.entries(s.countsByState())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'fatturad_intake_open_claims',
+      help: 'Claims started and not yet committed (non-zero only briefly, or after a crash until recovery).',
+      registers: [this.registry],
+      collect() {
+        const s = store();
+        if (s) this.set(s.openClaimCount());
+      },
+    });
+    new Gauge({
+      name: 'fatturad_intake_waiting_files',
+      help: 'Files seen in drop folders and not yet taken (waiting to be complete, or queued).',
+      registers: [this.registry],
+      collect() {
+        const q = queue();
+        this.set(q.queued + q.pending);
+      },
+    });
+  }
+}

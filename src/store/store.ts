@@ -1,0 +1,456 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { assertTransition, isState, type DocumentState } from '../lifecycle/states.js';
+import type { Finding } from '../rules/finding.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+/** The only module that holds SQL. Every state change is one transaction. */
+
+export interface ClaimIntent {
+  sourceDir: string;
+  originalName: string;
+  sourcePath: string;
+}
+
+export interface IntakeRow extends ClaimIntent {
+  id: number;
+  claimedPath: string;
+  /** Known once the claimed file was hashed, at the end of the claim. */
+  sha256: string | null;
+  size: number | null;
+  status: 'claiming' | 'done' | 'vanished';
+  outcome: 'accepted' | 'duplicate' | 'rejected' | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface NewDocument {
+  /** Zip entry name; '' for a plain file. */
+  entry: string;
+  originalName: string;
+  sha256: string;
+  size: number;
+  state: DocumentState;
+  path: string | null;
+  duplicateOf?: number | null;
+  reason: string;
+  findings?: Finding[];
+}
+
+export interface ClaimResult {
+  intakeId: number;
+  sha256: string;
+  size: number;
+  outcome: 'accepted' | 'duplicate' | 'rejected';
+  documents: NewDocument[];
+}
+
+export interface DocumentRow {
+  id: number;
+  intakeId: number;
+  entry: string;
+  sourceDir: string;
+  originalName: string;
+  sha256: string;
+  size: number;
+  receivedAt: string;
+  state: DocumentState;
+  stateChangedAt: string;
+  path: string | null;
+  duplicateOf: number | null;
+}
+
+export interface TransitionRow {
+  id: number;
+  documentId: number;
+  from: DocumentState | null;
+  to: DocumentState;
+  at: string;
+  reason: string | null;
+  details: unknown;
+}
+
+export interface LatestError {
+  documentId: number;
+  originalName: string;
+  entry: string;
+  at: string;
+  reason: string | null;
+  findings: Finding[];
+}
+
+interface DocumentDb {
+  id: number;
+  intake_id: number;
+  entry: string;
+  source_dir: string;
+  original_name: string;
+  sha256: string;
+  size: number;
+  received_at: string;
+  state: string;
+  state_changed_at: string;
+  path: string | null;
+  duplicate_of: number | null;
+}
+
+interface IntakeDb {
+  id: number;
+  source_dir: string;
+  original_name: string;
+  source_path: string;
+  claimed_path: string;
+  sha256: string | null;
+  size: number | null;
+  status: IntakeRow['status'];
+  outcome: IntakeRow['outcome'];
+  started_at: string;
+  finished_at: string | null;
+}
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+function toState(s: string): DocumentState {
+  if (!isState(s)) throw new StoreError(`unknown document state in the store: ${s}`);
+  return s;
+}
+
+function docFromDb(r: DocumentDb): DocumentRow {
+  return {
+    id: r.id,
+    intakeId: r.intake_id,
+    entry: r.entry,
+    sourceDir: r.source_dir,
+    originalName: r.original_name,
+    sha256: r.sha256,
+    size: r.size,
+    receivedAt: r.received_at,
+    state: toState(r.state),
+    stateChangedAt: r.state_changed_at,
+    path: r.path,
+    duplicateOf: r.duplicate_of,
+  };
+}
+
+function intakeFromDb(r: IntakeDb): IntakeRow {
+  return {
+    id: r.id,
+    sourceDir: r.source_dir,
+    originalName: r.original_name,
+    sourcePath: r.source_path,
+    claimedPath: r.claimed_path,
+    sha256: r.sha256,
+    size: r.size,
+    status: r.status,
+    outcome: r.outcome,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export interface StoreOptions {
+  readonly?: boolean;
+  now?: () => Date;
+}
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly file: string,
+    opts: StoreOptions = {},
+  ) {
+    this.now = opts.now ?? (() => new Date());
+    if (opts.readonly) {
+      if (!fs.existsSync(file)) throw new StoreError(`no store at ${file} (has the daemon ever run here?)`);
+      this.db = new Database(file, { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      return;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a committed transaction survives power loss, not only a process crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate(MIGRATIONS);
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  migrate(migrations: readonly Migration[]): void {
+    const current = this.schemaVersion;
+    const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+    if (current > latest) {
+      throw new StoreError(
+        `the store has schema version ${current}, newer than this fatturad knows (${latest}): upgrade fatturad`,
+      );
+    }
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.pragma(`user_version = ${m.version}`);
+      })();
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  integrityCheck(): string {
+    return this.db.pragma('integrity_check', { simple: true }) as string;
+  }
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+
+  // ---- intake ledger -------------------------------------------------------------------------
+
+  /**
+   * Records the intent to claim, before any file moves: one transaction for the batch. The
+   * claimed path is derived from the new row's id, so a crash after the move finds the file.
+   */
+  beginClaims(
+    intents: readonly ClaimIntent[],
+    claimedPathFor: (id: number, i: ClaimIntent) => string,
+  ): IntakeRow[] {
+    const insert = this.db.prepare(
+      `INSERT INTO intake (source_dir, original_name, source_path, claimed_path, status, started_at)
+       VALUES (@sourceDir, @originalName, @sourcePath, '', 'claiming', @at)`,
+    );
+    const setPath = this.db.prepare(`UPDATE intake SET claimed_path = ? WHERE id = ?`);
+    const at = this.stamp();
+    return this.db.transaction(() =>
+      intents.map((i): IntakeRow => {
+        const id = Number(insert.run({ ...i, at }).lastInsertRowid);
+        const claimedPath = claimedPathFor(id, i);
+        setPath.run(claimedPath, id);
+        return {
+          ...i,
+          id,
+          claimedPath,
+          sha256: null,
+          size: null,
+          status: 'claiming',
+          outcome: null,
+          startedAt: at,
+          finishedAt: null,
+        };
+      }),
+    )();
+  }
+
+  /** Forgets intents whose file never moved (it is still in the drop folder). */
+  abandonClaims(ids: readonly number[]): void {
+    const del = this.db.prepare(`DELETE FROM intake WHERE id = ? AND status = 'claiming'`);
+    this.db.transaction(() => ids.forEach((id) => del.run(id)))();
+  }
+
+  markVanished(id: number): void {
+    this.db
+      .prepare(`UPDATE intake SET status = 'vanished', finished_at = ? WHERE id = ? AND status = 'claiming'`)
+      .run(this.stamp(), id);
+  }
+
+  openClaims(): IntakeRow[] {
+    return (
+      this.db.prepare(`SELECT * FROM intake WHERE status = 'claiming' ORDER BY id`).all() as IntakeDb[]
+    ).map(intakeFromDb);
+  }
+
+  getIntake(id: number): IntakeRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM intake WHERE id = ?`).get(id) as IntakeDb | undefined;
+    return r && intakeFromDb(r);
+  }
+
+  /** Claims finished in one transaction: documents created, first transitions written, ledger closed. */
+  finishClaims(results: readonly ClaimResult[]): Map<number, number[]> {
+    const getIntake = this.db.prepare(`SELECT * FROM intake WHERE id = ?`);
+    const insertDoc = this.db.prepare(
+      `INSERT INTO documents (intake_id, entry, source_dir, original_name, sha256, size, received_at,
+                              state, state_changed_at, path, duplicate_of)
+       VALUES (@intakeId, @entry, @sourceDir, @originalName, @sha256, @size, @at, @state, @at, @path, @duplicateOf)`,
+    );
+    const close = this.db.prepare(
+      `UPDATE intake SET status = 'done', outcome = ?, sha256 = ?, size = ?, finished_at = ?
+        WHERE id = ? AND status = 'claiming'`,
+    );
+    const at = this.stamp();
+    const ids = new Map<number, number[]>();
+    this.db.transaction(() => {
+      for (const r of results) {
+        const intake = getIntake.get(r.intakeId) as IntakeDb | undefined;
+        if (!intake || intake.status !== 'claiming') {
+          throw new StoreError(`intake ${r.intakeId} is not an open claim`);
+        }
+        const docIds: number[] = [];
+        for (const d of r.documents) {
+          assertTransition(null, d.state);
+          const id = Number(
+            insertDoc.run({
+              intakeId: r.intakeId,
+              entry: d.entry,
+              sourceDir: intake.source_dir,
+              originalName: d.originalName,
+              sha256: d.sha256,
+              size: d.size,
+              at,
+              state: d.state,
+              path: d.path,
+              duplicateOf: d.duplicateOf ?? null,
+            }).lastInsertRowid,
+          );
+          this.insertTransition(id, null, d.state, at, d.reason, d.findings);
+          docIds.push(id);
+        }
+        close.run(r.outcome, r.sha256, r.size, at, r.intakeId);
+        ids.set(r.intakeId, docIds);
+      }
+    })();
+    return ids;
+  }
+
+  private insertTransition(
+    documentId: number,
+    from: DocumentState | null,
+    to: DocumentState,
+    at: string,
+    reason: string | null,
+    details: unknown,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT INTO transitions (document_id, from_state, to_state, at, reason, details) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(documentId, from, to, at, reason, details === undefined ? null : JSON.stringify(details));
+  }
+
+  // ---- documents -----------------------------------------------------------------------------
+
+  /** Moves a document to a new state through the state machine, with its history, atomically. */
+  transition(
+    documentId: number,
+    to: DocumentState,
+    reason: string,
+    details?: unknown,
+    changes: { path?: string | null } = {},
+  ): DocumentRow {
+    return this.db.transaction(() => {
+      const doc = this.getDocument(documentId);
+      if (!doc) throw new StoreError(`no document ${documentId}`);
+      assertTransition(doc.state, to);
+      const at = this.stamp();
+      this.db
+        .prepare(
+          `UPDATE documents SET state = ?, state_changed_at = ?, path = coalesce(?, path) WHERE id = ?`,
+        )
+        .run(to, at, changes.path ?? null, documentId);
+      this.insertTransition(documentId, doc.state, to, at, reason, details);
+      return { ...doc, state: to, stateChangedAt: at, path: changes.path ?? doc.path };
+    })();
+  }
+
+  getDocument(id: number): DocumentRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM documents WHERE id = ?`).get(id) as DocumentDb | undefined;
+    return r && docFromDb(r);
+  }
+
+  /** Documents by original name (or zip entry name), newest first. */
+  findDocumentsByName(name: string): DocumentRow[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM documents WHERE original_name = ? OR entry = ? ORDER BY id DESC`)
+        .all(name, name) as DocumentDb[]
+    ).map(docFromDb);
+  }
+
+  /** The live document with this content, if any: rejected and duplicate ones do not count. */
+  findLiveBySha256(sha256: string): DocumentRow | undefined {
+    const r = this.db
+      .prepare(
+        `SELECT * FROM documents WHERE sha256 = ? AND state NOT IN ('rejected', 'duplicate') ORDER BY id LIMIT 1`,
+      )
+      .get(sha256) as DocumentDb | undefined;
+    return r && docFromDb(r);
+  }
+
+  listDocuments(state?: DocumentState): DocumentRow[] {
+    const rows = state
+      ? this.db.prepare(`SELECT * FROM documents WHERE state = ? ORDER BY id`).all(state)
+      : this.db.prepare(`SELECT * FROM documents ORDER BY id`).all();
+    return (rows as DocumentDb[]).map(docFromDb);
+  }
+
+  timeline(documentId: number): TransitionRow[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM transitions WHERE document_id = ? ORDER BY id`)
+      .all(documentId) as {
+      id: number;
+      document_id: number;
+      from_state: string | null;
+      to_state: string;
+      at: string;
+      reason: string | null;
+      details: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      documentId: r.document_id,
+      from: r.from_state === null ? null : toState(r.from_state),
+      to: toState(r.to_state),
+      at: r.at,
+      reason: r.reason,
+      details: r.details === null ? null : (JSON.parse(r.details) as unknown),
+    }));
+  }
+
+  countsByState(): Record<string, number> {
+    const rows = this.db.prepare(`SELECT state, count(*) AS n FROM documents GROUP BY state`).all() as {
+      state: string;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  openClaimCount(): number {
+    return (
+      this.db.prepare(`SELECT count(*) AS n FROM intake WHERE status = 'claiming'`).get() as { n: number }
+    ).n;
+  }
+
+  latestErrors(limit = 10): LatestError[] {
+    const rows = this.db
+      .prepare(
+        `SELECT d.id, d.original_name, d.entry, t.at, t.reason, t.details
+           FROM transitions t JOIN documents d ON d.id = t.document_id
+          WHERE t.to_state = 'rejected'
+          ORDER BY t.id DESC LIMIT ?`,
+      )
+      .all(limit) as {
+      id: number;
+      original_name: string;
+      entry: string;
+      at: string;
+      reason: string | null;
+      details: string | null;
+    }[];
+    return rows.map((r) => ({
+      documentId: r.id,
+      originalName: r.original_name,
+      entry: r.entry,
+      at: r.at,
+      reason: r.reason,
+      findings: r.details ? (JSON.parse(r.details) as Finding[]) : [],
+    }));
+  }
+}

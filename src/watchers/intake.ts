@@ -1,0 +1,639 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { FolderConfig, Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { finding, type Finding } from '../rules/finding.js';
+import {
+  renderDuplicateText,
+  renderReportText,
+  type DuplicateReport,
+  type RejectionReport,
+} from '../rules/report.js';
+import type { ClaimResult, DocumentRow, IntakeRow, NewDocument, Store } from '../store/store.js';
+import {
+  atomicCopy,
+  atomicWrite,
+  chooseOutputName,
+  exists,
+  fsyncDir,
+  fsyncFile,
+  isTempName,
+  moveFile,
+  sha256,
+  sha256File,
+} from '../util/fsx.js';
+import { checkInput, isAcceptedEntryName, kindOf } from './accept.js';
+import { extractZip, inspectZip, type ZipEntryInfo, type ZipLimits } from './zip.js';
+
+/**
+ * Claims files from drop folders so that a crash at any instant leaves each file either still in
+ * its folder or claimed exactly once:
+ *
+ *  1. intent: one transaction records every file of the batch as `claiming`, with the spool
+ *     path derived from its row id;
+ *  2. move: each file is fsynced and renamed into the spool (copy, fsync, verify, unlink across
+ *     file systems), then the folders are fsynced;
+ *  3. outcome: each claimed file is hashed and judged (accepted, duplicate, rejected); copies and
+ *     reports for rejected/ and duplicates/ are written atomically;
+ *  4. commit: one transaction creates the documents, their first transitions, and closes the
+ *     intents. Copies no longer needed are removed after it.
+ *
+ * On start, `recover()` finishes every intent left open: a file found in the spool is judged and
+ * committed; a file still in the drop folder is left for the watcher; steps 3 and 4 are
+ * idempotent (outputs are reused when they already hold the same bytes).
+ */
+
+export interface IntakeEvents {
+  onOutcome?: (outcome: 'accepted' | 'duplicate' | 'rejected', documents: number) => void;
+  onError?: () => void;
+  /** Called with each accepted document, after the commit. */
+  onDocument?: (doc: DocumentRow) => void;
+}
+
+interface Offer {
+  folder: FolderConfig;
+  file: string;
+}
+
+interface Judged {
+  result: ClaimResult;
+  /** Remove the claimed file after the commit (its bytes now live in rejected/ or duplicates/). */
+  dropClaimed: boolean;
+  /** Log lines to write after the commit, when ids are known. */
+  log: (docIds: number[]) => void;
+}
+
+export class Intake {
+  private readonly queue = new Map<string, Offer>();
+  private readonly busy = new Set<string>();
+  private draining: Promise<void> | null = null;
+  private stopped = false;
+  private folders: FolderConfig[];
+
+  constructor(
+    private readonly store: Store,
+    private config: Config,
+    private readonly log: Logger,
+    private readonly events: IntakeEvents = {},
+  ) {
+    this.folders = config.intake.folders;
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Applies a reloaded configuration to later batches. */
+  reconfigure(config: Config): void {
+    this.config = config;
+    this.folders = config.intake.folders;
+  }
+
+  /** A watcher says `file` in `folder` is complete. Taken in the next batch. */
+  offer(folder: FolderConfig, file: string): void {
+    if (this.stopped || this.busy.has(file) || this.queue.has(file)) return;
+    this.queue.set(file, { folder, file });
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = this.drainLoop().finally(() => {
+      this.draining = null;
+      if (this.queue.size > 0 && !this.stopped) this.kick();
+    });
+  }
+
+  private async drainLoop(): Promise<void> {
+    while (this.queue.size > 0 && !this.stopped) {
+      const batch: Offer[] = [];
+      for (const [file, offer] of this.queue) {
+        this.queue.delete(file);
+        this.busy.add(file);
+        batch.push(offer);
+        if (batch.length >= this.config.intake.batchSize) break;
+      }
+      try {
+        await this.claimBatch(batch);
+      } catch (err) {
+        this.events.onError?.();
+        this.log.error({ event: 'intake.error', err }, 'claim batch failed; files stay where they are');
+      } finally {
+        for (const o of batch) this.busy.delete(o.file);
+      }
+    }
+  }
+
+  /** Resolves when every file offered so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  /** Stops taking new files and waits for the batch in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.clear();
+    if (this.draining) await this.draining;
+  }
+
+  private folderFor(row: IntakeRow): FolderConfig {
+    return (
+      this.folders.find((f) => f.path === row.sourceDir) ?? {
+        path: row.sourceDir,
+        rejectedDir: this.config.paths.rejected,
+        duplicatesDir: this.config.paths.duplicates,
+      }
+    );
+  }
+
+  private async claimBatch(batch: Offer[]): Promise<void> {
+    const { fsync } = this.config.intake;
+    const claimedDir = this.config.paths.claimed;
+    await fsp.mkdir(claimedDir, { recursive: true });
+
+    // A file that vanished or turned into something else since it was offered is not ours.
+    const present: Offer[] = [];
+    await Promise.all(
+      batch.map(async (o) => {
+        try {
+          const st = await fsp.lstat(o.file);
+          if (st.isFile()) present.push(o);
+        } catch {
+          /* gone */
+        }
+      }),
+    );
+    if (present.length === 0) return;
+    if (fsync) await mapLimit(present, 8, (o) => fsyncFile(o.file).catch(() => undefined));
+
+    // 1. intent
+    const rows = this.store.beginClaims(
+      present.map((o) => ({
+        sourceDir: o.folder.path,
+        originalName: path.basename(o.file),
+        sourcePath: o.file,
+      })),
+      (id, i) => path.join(claimedDir, `${String(id).padStart(8, '0')}-${i.originalName}`),
+    );
+
+    // 2. move
+    const moved: IntakeRow[] = [];
+    const abandoned: number[] = [];
+    await mapLimit(rows, 8, async (row) => {
+      try {
+        await moveFile(row.sourcePath, row.claimedPath, { fsync });
+        moved.push(row);
+      } catch (err) {
+        abandoned.push(row.id);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') {
+          this.events.onError?.();
+          this.log.warn(
+            { event: 'intake.claim_failed', file: row.sourcePath, err },
+            'could not take the file; it stays in the folder and is retried at the next scan',
+          );
+        }
+      }
+    });
+    if (fsync && moved.length > 0) {
+      await fsyncDir(claimedDir);
+      for (const dir of new Set(moved.map((r) => r.sourceDir))) await fsyncDir(dir).catch(() => undefined);
+    }
+    if (abandoned.length > 0) this.store.abandonClaims(abandoned);
+
+    // 3 + 4
+    await this.judgeAndCommit(moved.sort((a, b) => a.id - b.id));
+  }
+
+  /** Judges claimed files and commits them; content repeated inside the batch waits for a later round. */
+  private async judgeAndCommit(rows: IntakeRow[]): Promise<void> {
+    let pending = rows;
+    while (pending.length > 0) {
+      const seen = new Set<string>();
+      const judged: Judged[] = [];
+      const later: IntakeRow[] = [];
+      for (const row of pending) {
+        try {
+          const j = await this.judge(row, seen);
+          if (j === 'later') later.push(row);
+          else judged.push(j);
+        } catch (err) {
+          // Left open: retried by recover() at the next start or rescan.
+          this.events.onError?.();
+          this.log.error(
+            { event: 'intake.error', file: row.claimedPath, intakeId: row.id, err },
+            'could not judge a claimed file; the claim stays open and is retried',
+          );
+        }
+      }
+      if (judged.length > 0) {
+        const ids = this.store.finishClaims(judged.map((j) => j.result));
+        for (const j of judged) {
+          const docIds = ids.get(j.result.intakeId) ?? [];
+          if (j.dropClaimed)
+            await fsp.rm(this.store.getIntake(j.result.intakeId)?.claimedPath ?? '', { force: true });
+          j.log(docIds);
+          this.events.onOutcome?.(j.result.outcome, docIds.length);
+          if (this.events.onDocument) {
+            for (const id of docIds) {
+              const doc = this.store.getDocument(id);
+              if (doc?.state === 'received') this.events.onDocument(doc);
+            }
+          }
+        }
+      }
+      pending = later;
+    }
+  }
+
+  private async judge(row: IntakeRow, batchSeen: Set<string>): Promise<Judged | 'later'> {
+    const folder = this.folderFor(row);
+    const { sha256: sha, size } = await sha256File(row.claimedPath);
+    const name = row.originalName;
+    const at = new Date().toISOString();
+    const problems = checkInput(name, size, this.config.intake.maxFileBytes);
+    if (problems.length > 0) {
+      return this.reject(row, folder, { sha, size, at }, problems);
+    }
+    if (kindOf(name) === 'zip') return this.judgeZip(row, folder, { sha, size, at }, batchSeen);
+
+    if (batchSeen.has(sha)) return 'later';
+    const original = this.store.findLiveBySha256(sha);
+    if (original) {
+      const out = await this.writeDuplicate(
+        folder,
+        row,
+        { name, sha, size, at, original },
+        { copyFrom: row.claimedPath },
+      );
+      return {
+        result: {
+          intakeId: row.id,
+          sha256: sha,
+          size,
+          outcome: 'duplicate',
+          documents: [
+            {
+              entry: '',
+              originalName: name,
+              sha256: sha,
+              size,
+              state: 'duplicate',
+              path: out,
+              duplicateOf: original.id,
+              reason: `same content as document ${original.id}`,
+            },
+          ],
+        },
+        dropClaimed: true,
+        log: ([id]) =>
+          this.log.info(
+            {
+              event: 'intake.duplicate',
+              documentId: id,
+              file: name,
+              folder: folder.path,
+              duplicateOf: original.id,
+              sha256: sha,
+              output: out,
+            },
+            `duplicate of document ${original.id}, moved to ${out}`,
+          ),
+      };
+    }
+    batchSeen.add(sha);
+    return {
+      result: {
+        intakeId: row.id,
+        sha256: sha,
+        size,
+        outcome: 'accepted',
+        documents: [
+          {
+            entry: '',
+            originalName: name,
+            sha256: sha,
+            size,
+            state: 'received',
+            path: row.claimedPath,
+            reason: 'claimed',
+          },
+        ],
+      },
+      dropClaimed: false,
+      log: ([id]) =>
+        this.log.info(
+          { event: 'intake.claimed', documentId: id, file: name, folder: folder.path, sha256: sha, size },
+          `claimed ${name}`,
+        ),
+    };
+  }
+
+  private zipLimits(): ZipLimits {
+    return this.config.intake.zip;
+  }
+
+  private async judgeZip(
+    row: IntakeRow,
+    folder: FolderConfig,
+    meta: { sha: string; size: number; at: string },
+    batchSeen: Set<string>,
+  ): Promise<Judged | 'later'> {
+    const limits = this.zipLimits();
+    const check = await inspectZip(row.claimedPath, limits, isAcceptedEntryName);
+    if (!check.ok) return this.reject(row, folder, meta, check.problems);
+
+    const entryDir = `${row.claimedPath}.d`;
+    const entries: { info: ZipEntryInfo; sha: string; size: number; data: Buffer }[] = [];
+    const problems = await extractZip(row.claimedPath, check.entries, limits, async (info, data) => {
+      entries.push({ info, sha: sha256(data), size: data.length, data });
+    });
+    if (problems.length > 0) {
+      await fsp.rm(entryDir, { recursive: true, force: true });
+      return this.reject(row, folder, meta, problems);
+    }
+    if (entries.some((e) => batchSeen.has(e.sha))) return 'later';
+
+    const docs: NewDocument[] = [];
+    const logs: ((id: number | undefined) => void)[] = [];
+    const inZip = new Map<string, string>();
+    for (const e of entries) {
+      const entryName = e.info.name;
+      const docName = e.info.baseName;
+      const original = this.store.findLiveBySha256(e.sha);
+      const sameZip = inZip.get(e.sha);
+      if (original || sameZip) {
+        const out = await this.writeDuplicate(
+          folder,
+          row,
+          {
+            name: docName,
+            sha: e.sha,
+            size: e.size,
+            at: meta.at,
+            original,
+            sameZipEntry: sameZip,
+            entry: entryName,
+          },
+          { data: e.data },
+        );
+        docs.push({
+          entry: entryName,
+          originalName: docName,
+          sha256: e.sha,
+          size: e.size,
+          state: 'duplicate',
+          path: out,
+          duplicateOf: original?.id ?? null,
+          reason: original ? `same content as document ${original.id}` : `same content as entry ${sameZip}`,
+        });
+        logs.push((id) =>
+          this.log.info(
+            {
+              event: 'intake.duplicate',
+              documentId: id,
+              file: row.originalName,
+              entry: entryName,
+              folder: folder.path,
+              duplicateOf: original?.id,
+              sha256: e.sha,
+              output: out,
+            },
+            `zip entry ${entryName} is a duplicate, moved to ${out}`,
+          ),
+        );
+        continue;
+      }
+      inZip.set(e.sha, entryName);
+      const target = path.join(entryDir, `${String(e.info.index).padStart(4, '0')}-${docName}`);
+      await atomicWrite(target, e.data, { fsync: this.config.intake.fsync });
+      docs.push({
+        entry: entryName,
+        originalName: docName,
+        sha256: e.sha,
+        size: e.size,
+        state: 'received',
+        path: target,
+        reason: `claimed from ${row.originalName}`,
+      });
+      logs.push((id) =>
+        this.log.info(
+          {
+            event: 'intake.claimed',
+            documentId: id,
+            file: docName,
+            entry: entryName,
+            zip: row.originalName,
+            folder: folder.path,
+            sha256: e.sha,
+            size: e.size,
+          },
+          `claimed ${docName} from ${row.originalName}`,
+        ),
+      );
+    }
+    for (const e of entries)
+      if (docs.find((d) => d.sha256 === e.sha)?.state === 'received') batchSeen.add(e.sha);
+    const anyAccepted = docs.some((d) => d.state === 'received');
+    return {
+      result: {
+        intakeId: row.id,
+        sha256: meta.sha,
+        size: meta.size,
+        outcome: anyAccepted ? 'accepted' : 'duplicate',
+        documents: docs,
+      },
+      dropClaimed: false,
+      log: (ids) => logs.forEach((l, i) => l(ids[i])),
+    };
+  }
+
+  private async reject(
+    row: IntakeRow,
+    folder: FolderConfig,
+    meta: { sha: string; size: number; at: string },
+    problems: Finding[],
+  ): Promise<Judged> {
+    const out = await chooseOutputName(folder.rejectedDir, row.originalName, meta.sha, String(row.id));
+    const { fsync } = this.config.intake;
+    await atomicCopy(row.claimedPath, out, { fsync }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST' || !(await exists(out))) throw err;
+    });
+    if ((await sha256File(out)).sha256 !== meta.sha) await atomicCopy(row.claimedPath, out, { fsync });
+    const report: RejectionReport = {
+      file: path.basename(out),
+      source: { folder: folder.path, name: row.originalName },
+      sha256: meta.sha,
+      size: meta.size,
+      at: meta.at,
+      stage: 'intake',
+      valid: false,
+      errors: problems,
+      warnings: [],
+    };
+    await atomicWrite(`${out}.errors.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
+    await atomicWrite(`${out}.errors.txt`, renderReportText(report), { fsync });
+    const reason = problems.map((p) => `${p.code}: ${p.message}`).join('; ');
+    return {
+      result: {
+        intakeId: row.id,
+        sha256: meta.sha,
+        size: meta.size,
+        outcome: 'rejected',
+        documents: [
+          {
+            entry: '',
+            originalName: row.originalName,
+            sha256: meta.sha,
+            size: meta.size,
+            state: 'rejected',
+            path: out,
+            reason,
+            findings: problems,
+          },
+        ],
+      },
+      dropClaimed: true,
+      log: ([id]) =>
+        this.log.warn(
+          {
+            event: 'intake.rejected',
+            documentId: id,
+            file: row.originalName,
+            folder: folder.path,
+            codes: problems.map((p) => p.code),
+            output: out,
+          },
+          `rejected ${row.originalName}: ${reason}`,
+        ),
+    };
+  }
+
+  private async writeDuplicate(
+    folder: FolderConfig,
+    row: IntakeRow,
+    d: {
+      name: string;
+      sha: string;
+      size: number;
+      at: string;
+      original: DocumentRow | undefined;
+      sameZipEntry?: string | undefined;
+      entry?: string;
+    },
+    bytes: { copyFrom: string } | { data: Buffer },
+  ): Promise<string> {
+    const { fsync } = this.config.intake;
+    const out = await chooseOutputName(folder.duplicatesDir, d.name, d.sha, String(row.id));
+    if (!(await exists(out))) {
+      if ('copyFrom' in bytes) await atomicCopy(bytes.copyFrom, out, { fsync });
+      else await atomicWrite(out, bytes.data, { fsync });
+    }
+    const report: DuplicateReport = {
+      file: path.basename(out),
+      source: { folder: folder.path, name: row.originalName, ...(d.entry ? { entry: d.entry } : {}) },
+      sha256: d.sha,
+      size: d.size,
+      at: d.at,
+      duplicateOf: d.original
+        ? {
+            documentId: d.original.id,
+            originalName: d.original.originalName,
+            receivedAt: d.original.receivedAt,
+            state: d.original.state,
+          }
+        : {
+            documentId: 0,
+            originalName: `${row.originalName}:${d.sameZipEntry ?? ''}`,
+            receivedAt: d.at,
+            state: 'received',
+          },
+    };
+    await atomicWrite(`${out}.duplicate.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
+    await atomicWrite(`${out}.duplicate.txt`, renderDuplicateText(report), { fsync });
+    return out;
+  }
+
+  /**
+   * Finishes what a crash interrupted: open intents, and spool files that are no longer needed.
+   * Safe to call at any time when no batch is running.
+   */
+  async recover(): Promise<{ resumed: number; abandoned: number; vanished: number }> {
+    const open = this.store.openClaims();
+    const resume: IntakeRow[] = [];
+    const abandon: number[] = [];
+    let vanished = 0;
+    for (const row of open) {
+      const inSpool = await exists(row.claimedPath);
+      const inFolder = await exists(row.sourcePath);
+      if (inSpool) {
+        // A cross-file-system move that copied (and renamed into place) but did not unlink yet.
+        if (inFolder) await fsp.unlink(row.sourcePath);
+        resume.push(row);
+      } else if (inFolder) {
+        abandon.push(row.id);
+      } else {
+        vanished++;
+        this.store.markVanished(row.id);
+        this.log.error(
+          { event: 'intake.vanished', intakeId: row.id, file: row.sourcePath },
+          'a file being claimed is neither in its folder nor in the spool (removed by someone else?)',
+        );
+      }
+    }
+    if (abandon.length) this.store.abandonClaims(abandon);
+    if (resume.length) {
+      this.log.info(
+        { event: 'intake.recovered', count: resume.length },
+        `resuming ${resume.length} interrupted claims`,
+      );
+      await this.judgeAndCommit(resume);
+    }
+    await this.sweepSpool();
+    return { resumed: resume.length, abandoned: abandon.length, vanished };
+  }
+
+  /** Removes temp files and the spool copies of rejected or duplicate inputs left by a crash. */
+  private async sweepSpool(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.config.paths.claimed);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = path.join(this.config.paths.claimed, n);
+      if (isTempName(n)) {
+        await fsp.rm(p, { force: true, recursive: true });
+        continue;
+      }
+      const m = /^(\d{8})-/.exec(n);
+      if (!m || n.endsWith('.d')) continue;
+      const row = this.store.getIntake(Number(m[1]));
+      if (
+        row?.status === 'done' &&
+        row.claimedPath === p &&
+        (row.outcome === 'rejected' || row.outcome === 'duplicate')
+      ) {
+        await fsp.rm(p, { force: true });
+      }
+    }
+  }
+}
+
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+export const _forTests = { finding };
