@@ -56,6 +56,7 @@ export class Daemon {
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
+  private starting: Promise<void> | null = null;
   httpPort: number | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -67,7 +68,12 @@ export class Daemon {
     );
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const c = this.config;
     for (const dir of [c.dataDir, c.paths.spool, c.paths.claimed, c.paths.rejected, c.paths.duplicates]) {
       await fsp.mkdir(dir, { recursive: true });
@@ -110,6 +116,7 @@ export class Daemon {
     this.log.info(
       {
         event: 'daemon.ready',
+        pid: process.pid,
         folders: c.intake.folders.map((f) => f.path),
         rejected: c.paths.rejected,
         http: this.httpPort,
@@ -181,6 +188,7 @@ export class Daemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ event: 'daemon.stopping' }, 'stopping: finishing work in progress');
+      await this.starting?.catch(() => undefined);
       await this.watcher?.close();
       await this.intake?.stop();
       await this.ops?.close();

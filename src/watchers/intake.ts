@@ -593,22 +593,28 @@ export class Intake {
     return { resumed: resume.length, abandoned: abandon.length, vanished };
   }
 
-  /** Removes temp files and the spool copies of rejected or duplicate inputs left by a crash. */
+  /**
+   * Removes what a crash can leave: temp files (ours only, by their name pattern) in the spool,
+   * in zip entry folders and in the rejected/ and duplicates/ folders, and the spool copies of
+   * rejected or duplicate inputs whose commit happened but whose cleanup did not.
+   */
   private async sweepSpool(): Promise<void> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.config.paths.claimed);
-    } catch {
-      return;
+    const claimed = this.config.paths.claimed;
+    const dirs = new Set<string>([claimed]);
+    for (const f of this.folders) {
+      dirs.add(f.rejectedDir);
+      dirs.add(f.duplicatesDir);
     }
-    for (const n of names) {
-      const p = path.join(this.config.paths.claimed, n);
-      if (isTempName(n)) {
-        await fsp.rm(p, { force: true, recursive: true });
-        continue;
+    for (const n of await listDir(claimed)) if (n.endsWith('.d')) dirs.add(path.join(claimed, n));
+    for (const dir of dirs) {
+      for (const n of await listDir(dir)) {
+        if (isTempName(n)) await fsp.rm(path.join(dir, n), { force: true, recursive: true });
       }
+    }
+    for (const n of await listDir(claimed)) {
       const m = /^(\d{8})-/.exec(n);
       if (!m || n.endsWith('.d')) continue;
+      const p = path.join(claimed, n);
       const row = this.store.getIntake(Number(m[1]));
       if (
         row?.status === 'done' &&
@@ -618,6 +624,14 @@ export class Intake {
         await fsp.rm(p, { force: true });
       }
     }
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch {
+    return [];
   }
 }
 

@@ -24,7 +24,7 @@ interface Input {
   twinOf?: string;
 }
 
-const SEED = Number(process.env.FATTURAD_TEST_SEED ?? Date.now() % 1_000_000);
+const SEED = Number(process.env.TEST_SEED ?? Date.now() % 1_000_000);
 const rnd = prng(SEED);
 const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -121,7 +121,7 @@ async function drop(outbox: string, staging: string, input: Input): Promise<void
 }
 
 const t = tempDir('fatturad-crash-');
-afterAll(() => t.cleanup());
+afterAll(() => (process.env.TEST_KEEP_DIRS ? console.log(`kept ${t.dir}`) : t.cleanup()));
 
 describe(`intake under SIGKILL (seed ${SEED})`, () => {
   it('accounts for every one of 1,000 inputs exactly once', { timeout: 240_000 }, async () => {
@@ -176,6 +176,10 @@ describe(`intake under SIGKILL (seed ${SEED})`, () => {
     dropping = false;
     await killer;
     expect(kills).toBeGreaterThanOrEqual(4);
+    const lastPid = daemon.child.pid;
+    await waitFor('the last daemon to be ready', () =>
+      readLog(logFile).some((l) => l.event === 'daemon.ready' && l.pid === lastPid),
+    );
 
     // Let the last daemon drain the folder, then stop it gracefully.
     const dbFile = path.join(dir, 'var', 'fatturad.db');
