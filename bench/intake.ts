@@ -57,7 +57,7 @@ fs.writeFileSync(
     `  fsync: ${fsync}`,
   ].join('\n'),
 );
-const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), 'start', '--config', cfg], {
+const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root, 'dist', 'cli.js'), 'start', '--config', cfg], {
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 await new Promise((r) => setTimeout(r, 1500));

@@ -212,9 +212,16 @@ export class Intake {
       const seen = new Set<string>();
       const judged: Judged[] = [];
       const later: IntakeRow[] = [];
+      // Hashing reads every file: done in parallel; the decisions below stay in order.
+      const hashes = new Map<number, Promise<{ sha256: string; size: number }>>();
+      await mapLimit(pending, 16, async (row) => {
+        const p = sha256File(row.claimedPath);
+        hashes.set(row.id, p);
+        await p.catch(() => undefined);
+      });
       for (const row of pending) {
         try {
-          const j = await this.judge(row, seen);
+          const j = await this.judge(row, seen, await (hashes.get(row.id) ?? sha256File(row.claimedPath)));
           if (j === 'later') later.push(row);
           else judged.push(j);
         } catch (err) {
@@ -246,9 +253,13 @@ export class Intake {
     }
   }
 
-  private async judge(row: IntakeRow, batchSeen: Set<string>): Promise<Judged | 'later'> {
+  private async judge(
+    row: IntakeRow,
+    batchSeen: Set<string>,
+    hashed: { sha256: string; size: number },
+  ): Promise<Judged | 'later'> {
     const folder = this.folderFor(row);
-    const { sha256: sha, size } = await sha256File(row.claimedPath);
+    const { sha256: sha, size } = hashed;
     const name = row.originalName;
     const at = new Date().toISOString();
     const problems = checkInput(name, size, this.config.intake.maxFileBytes);
