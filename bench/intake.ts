@@ -57,9 +57,19 @@ fs.writeFileSync(
     `  fsync: ${fsync}`,
   ].join('\n'),
 );
-const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(root, 'dist', 'cli.js'), 'start', '--config', cfg], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  [
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    path.join(root, 'dist', 'cli.js'),
+    'start',
+    '--config',
+    cfg,
+  ],
+  {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
 await new Promise((r) => setTimeout(r, 1500));
 
 const names = makeFiles(staging);
