@@ -1,0 +1,295 @@
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { finding, type Finding } from '../rules/finding.js';
+
+/**
+ * Bytes to an element tree with line and column numbers, safely: no DTD is ever read, so no
+ * external entity (XXE) and no entity expansion (billion laughs) can happen; only the five
+ * predefined entities and character references are known. Encodings: UTF-8 (with or without
+ * BOM), ISO-8859-1, windows-1252 and US-ASCII when declared, UTF-16 with a BOM. A missing or
+ * mismatched declaration is an error with code 00200, never a crash.
+ */
+
+export interface XmlElement {
+  /** Local name, without prefix. */
+  name: string;
+  /** Namespace URI ('' for none). */
+  ns: string;
+  prefix: string;
+  /** Attributes by local name (namespace declarations excluded). Values are as in the file. */
+  attrs: Record<string, string>;
+  /** Namespaced attributes other than xmlns, by `{uri}local`. */
+  nsAttrs: Record<string, string>;
+  children: XmlElement[];
+  /** Concatenated character data directly inside this element (text and CDATA). */
+  text: string;
+  /** 1-based line and column of the `<` that opens the element. */
+  line: number;
+  column: number;
+}
+
+export type ParseResult =
+  { ok: true; root: XmlElement; encoding: string } | { ok: false; errors: Finding[]; encoding?: string };
+
+export interface ParseOptions {
+  /** Deepest nesting accepted (FatturaPA needs about 10). */
+  maxDepth?: number;
+}
+
+const err = (message: string, messageIt: string, line?: number, column?: number): Finding =>
+  finding('00200', message, messageIt, {
+    ...(line !== undefined ? { line } : {}),
+    ...(column !== undefined ? { column } : {}),
+  });
+
+const SUPPORTED: Record<string, string> = {
+  'utf-8': 'utf-8',
+  utf8: 'utf-8',
+  'iso-8859-1': 'iso-8859-1',
+  'iso8859-1': 'iso-8859-1',
+  latin1: 'iso-8859-1',
+  'latin-1': 'iso-8859-1',
+  'windows-1252': 'windows-1252',
+  cp1252: 'windows-1252',
+  'us-ascii': 'us-ascii',
+  ascii: 'us-ascii',
+  'utf-16': 'utf-16',
+};
+
+/** Reads the encoding named in the XML declaration, from bytes decoded as ASCII. */
+function declaredEncoding(head: string): string | null {
+  const decl = /^<\?xml\s[^?]*\?>/.exec(head);
+  if (!decl) return null;
+  const m = /encoding\s*=\s*(["'])([A-Za-z0-9._-]+)\1/.exec(decl[0]);
+  return m ? (m[2] as string) : null;
+}
+
+export function decodeXml(
+  bytes: Buffer,
+): { ok: true; text: string; encoding: string } | { ok: false; error: Finding } {
+  // UTF-16 with a byte order mark.
+  if (
+    bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))
+  ) {
+    const le = bytes[0] === 0xff;
+    try {
+      const text = new TextDecoder(le ? 'utf-16le' : 'utf-16be', { fatal: true }).decode(bytes.subarray(2));
+      return { ok: true, text, encoding: 'utf-16' };
+    } catch {
+      return { ok: false, error: err('The file is not valid UTF-16.', 'Il file non è UTF-16 valido.') };
+    }
+  }
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const body = bom ? bytes.subarray(3) : bytes;
+  const head = body.subarray(0, 200).toString('latin1');
+  const declared = declaredEncoding(head);
+  const enc = declared === null ? 'utf-8' : SUPPORTED[declared.toLowerCase()];
+  if (enc === undefined) {
+    return {
+      ok: false,
+      error: err(
+        `Encoding "${declared}" is not supported: use UTF-8 (or ISO-8859-1 / windows-1252).`,
+        `La codifica "${declared}" non è supportata: usare UTF-8 (oppure ISO-8859-1 / windows-1252).`,
+        1,
+      ),
+    };
+  }
+  if (enc === 'utf-16') {
+    return {
+      ok: false,
+      error: err(
+        'The file declares UTF-16 but has no UTF-16 byte order mark.',
+        'Il file dichiara UTF-16 ma non ha il byte order mark UTF-16.',
+        1,
+      ),
+    };
+  }
+  if (bom && enc !== 'utf-8') {
+    return {
+      ok: false,
+      error: err(
+        `The file starts with a UTF-8 byte order mark but declares encoding "${declared}".`,
+        `Il file inizia con il byte order mark UTF-8 ma dichiara la codifica "${declared}".`,
+        1,
+      ),
+    };
+  }
+  if (enc === 'utf-8' || enc === 'us-ascii') {
+    try {
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+      if (enc === 'us-ascii' && /[^\x00-\x7f]/.test(text)) throw new Error('non-ASCII');
+      return { ok: true, text, encoding: enc };
+    } catch {
+      const bad = firstInvalidUtf8(body);
+      const line = body.subarray(0, bad).toString('latin1').split('\n').length;
+      return {
+        ok: false,
+        error: err(
+          declared === null
+            ? `The file has no encoding declaration, so it must be UTF-8, but byte ${bad} (line ${line}) is not valid UTF-8: declare the real encoding (e.g. encoding="ISO-8859-1") or save the file as UTF-8.`
+            : `The file declares ${declared} but byte ${bad} (line ${line}) is not valid ${declared}.`,
+          declared === null
+            ? `Il file non dichiara la codifica, quindi deve essere UTF-8, ma il byte ${bad} (riga ${line}) non è UTF-8 valido: dichiarare la codifica reale (es. encoding="ISO-8859-1") o salvare il file in UTF-8.`
+            : `Il file dichiara ${declared} ma il byte ${bad} (riga ${line}) non è ${declared} valido.`,
+          line,
+        ),
+      };
+    }
+  }
+  if (enc === 'iso-8859-1') return { ok: true, text: body.toString('latin1'), encoding: enc };
+  return { ok: true, text: new TextDecoder('windows-1252').decode(body), encoding: enc };
+}
+
+function firstInvalidUtf8(b: Buffer): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i] as number;
+    const n =
+      c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    if (n === 0 || i + n > b.length) return i;
+    for (let k = 1; k < n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
+    i += n;
+  }
+  return b.length;
+}
+
+export function parseXml(bytes: Buffer, opts: ParseOptions = {}): ParseResult {
+  const decoded = decodeXml(bytes);
+  if (!decoded.ok) return { ok: false, errors: [decoded.error] };
+  return parseXmlText(decoded.text, decoded.encoding, opts);
+}
+
+export function parseXmlText(text: string, encoding: string, opts: ParseOptions = {}): ParseResult {
+  const maxDepth = opts.maxDepth ?? 64;
+  const parser = new SaxesParser({ xmlns: true, position: true });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | null = null;
+  const errors: Finding[] = [];
+  let startLine = 1;
+  let startCol = 1;
+  let stop = false;
+
+  const fail = (f: Finding): void => {
+    if (!stop) errors.push(f);
+    stop = true;
+  };
+
+  parser.on('doctype', () =>
+    fail(
+      err(
+        'The file contains a DOCTYPE (DTD): not allowed in a FatturaPA file, and never read by fatturad (no external entities, no entity expansion).',
+        'Il file contiene un DOCTYPE (DTD): non ammesso in un file FatturaPA e mai letto da fatturad (nessuna entità esterna, nessuna espansione di entità).',
+        parser.line,
+        parser.column + 1,
+      ),
+    ),
+  );
+  parser.on('opentagstart', (tag) => {
+    startLine = parser.line;
+    // The parser has read "<name" (saxes columns are 0-based): report the 1-based column of "<".
+    startCol = Math.max(1, parser.column - tag.name.length);
+  });
+  parser.on('opentag', (tag: SaxesTagNS) => {
+    if (stop) return;
+    const el: XmlElement = {
+      name: tag.local,
+      ns: tag.uri,
+      prefix: tag.prefix,
+      attrs: {},
+      nsAttrs: {},
+      children: [],
+      text: '',
+      line: startLine,
+      column: startCol,
+    };
+    for (const a of Object.values(tag.attributes)) {
+      if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
+      if (a.uri) el.nsAttrs[`{${a.uri}}${a.local}`] = a.value;
+      else el.attrs[a.local] = a.value;
+    }
+    const parent = stack[stack.length - 1];
+    if (parent) parent.children.push(el);
+    else root = el;
+    stack.push(el);
+    if (stack.length > maxDepth) {
+      fail(
+        err(
+          `Elements nested deeper than ${maxDepth} levels.`,
+          `Elementi annidati oltre ${maxDepth} livelli.`,
+          el.line,
+          el.column,
+        ),
+      );
+    }
+  });
+  parser.on('closetag', () => {
+    stack.pop();
+  });
+  parser.on('text', (t: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  });
+  parser.on('cdata', (t: string) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  });
+  parser.on('error', (e: Error) => {
+    const m = /^(?:[^:]*:)?(\d+):(\d+): (.*)$/s.exec(e.message);
+    fail(
+      err(
+        `The file is not well-formed XML: ${m ? m[3] : e.message}`,
+        `Il file non è un XML ben formato: ${m ? m[3] : e.message}`,
+        m ? Number(m[1]) : parser.line,
+        m ? Number(m[2]) : parser.column,
+      ),
+    );
+  });
+  try {
+    // Feed in slices so that a fatal error stops the work early.
+    const CHUNK = 1 << 20;
+    for (let i = 0; i < text.length && !stop; i += CHUNK) parser.write(text.slice(i, i + CHUNK));
+    if (!stop) parser.close();
+  } catch (e) {
+    fail(
+      err(
+        `The file is not well-formed XML: ${(e as Error).message}`,
+        `Il file non è un XML ben formato: ${(e as Error).message}`,
+      ),
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors, encoding };
+  if (!root)
+    return {
+      ok: false,
+      errors: [err('The file holds no XML element.', 'Il file non contiene alcun elemento XML.')],
+      encoding,
+    };
+  return { ok: true, root, encoding };
+}
+
+/** Children of `el` with local name `name`. */
+export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
+  return el.children.filter((c) => c.name === name);
+}
+
+/** First element at a slash-separated path of local names below `el`. */
+export function at(el: XmlElement | undefined, path: string): XmlElement | undefined {
+  let cur = el;
+  for (const seg of path.split('/')) {
+    if (!cur) return undefined;
+    cur = cur.children.find((c) => c.name === seg);
+  }
+  return cur;
+}
+
+/** Every element at a slash-separated path of local names below `el`. */
+export function all(el: XmlElement | undefined, path: string): XmlElement[] {
+  let cur: XmlElement[] = el ? [el] : [];
+  for (const seg of path.split('/')) cur = cur.flatMap((c) => c.children.filter((x) => x.name === seg));
+  return cur;
+}
+
+/** Text (trimmed) at a path, or undefined when the element is absent. */
+export function textAt(el: XmlElement | undefined, path: string): string | undefined {
+  const e = at(el, path);
+  return e === undefined ? undefined : e.text.trim();
+}
