@@ -186,7 +186,7 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
   parser.on('opentagstart', (tag) => {
     startLine = parser.line;
     // The parser has read "<name" (saxes columns are 0-based): report the 1-based column of "<".
-    startCol = Math.max(1, parser.column - tag.name.length);
+    startCol = Math.max(1, parser.column - tag.name.length - 1);
   });
   parser.on('opentag', (tag: SaxesTagNS) => {
     if (stop) return;
