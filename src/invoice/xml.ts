@@ -137,7 +137,25 @@ export function decodeXml(
     }
   }
   if (enc === 'iso-8859-1') return { ok: true, text: body.toString('latin1'), encoding: enc };
-  return { ok: true, text: new TextDecoder('windows-1252').decode(body), encoding: enc };
+  return { ok: true, text: decodeWindows1252(body), encoding: enc };
+}
+
+/**
+ * windows-1252: Latin-1 except 0x80-0x9F. Written out because Node 20's TextDecoder treats
+ * "windows-1252" as plain Latin-1. The five undefined bytes stay C1 controls, as in WHATWG.
+ */
+const CP1252_HIGH = [
+  0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8d,
+  0x017d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a,
+  0x0153, 0x9d, 0x017e, 0x0178,
+];
+
+function decodeWindows1252(b: Buffer): string {
+  const latin = b.toString('latin1');
+  if (!/[\x80-\x9f]/.test(latin)) return latin;
+  return latin.replace(/[\x80-\x9f]/g, (c) =>
+    String.fromCharCode(CP1252_HIGH[c.charCodeAt(0) - 0x80] as number),
+  );
 }
 
 function firstInvalidUtf8(b: Buffer): number {
