@@ -117,6 +117,7 @@ export function decodeXml(
   if (enc === 'utf-8' || enc === 'us-ascii') {
     try {
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+      // eslint-disable-next-line no-control-regex -- the test is exactly "any byte outside ASCII"
       if (enc === 'us-ascii' && /[^\x00-\x7f]/.test(text)) throw new Error('non-ASCII');
       return { ok: true, text, encoding: enc };
     } catch {
