@@ -22,6 +22,8 @@ export interface XmlElement {
   children: XmlElement[];
   /** Concatenated character data directly inside this element (text and CDATA). */
   text: string;
+  /** Set when a CDATA section stands directly inside the element. */
+  cdata?: true;
   /** 1-based line and column of the `<` that opens the element. */
   line: number;
   column: number;
@@ -249,7 +251,10 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
   });
   parser.on('cdata', (t: string) => {
     const top = stack[stack.length - 1];
-    if (top) top.text += t;
+    if (top) {
+      top.text += t;
+      top.cdata = true;
+    }
   });
   parser.on('error', (e: Error) => {
     const m = /^(?:[^:]*:)?(\d+):(\d+): (.*)$/s.exec(e.message);
