@@ -3,7 +3,7 @@
  * Every state change in the store goes through `assertTransition`, so a later step
  * (validation, sending, receipts, archiving) plugs in by adding its states and edges here.
  */
-export const STATES = ['received', 'rejected', 'duplicate'] as const;
+export const STATES = ['received', 'validated', 'rejected', 'duplicate'] as const;
 export type DocumentState = (typeof STATES)[number];
 
 /** `null` is "not yet a document": the states a document may be created in. */
@@ -12,7 +12,8 @@ export const TRANSITIONS: ReadonlyMap<DocumentState | null, readonly DocumentSta
   readonly DocumentState[]
 >([
   [null, ['received', 'rejected', 'duplicate']],
-  ['received', ['rejected']],
+  ['received', ['validated', 'rejected']],
+  ['validated', ['rejected']],
   ['rejected', []],
   ['duplicate', []],
 ]);

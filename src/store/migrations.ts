@@ -63,4 +63,21 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'transitions are append-only'); END;
     `,
   },
+  {
+    version: 2,
+    description: 'invoice keys for the uniqueness check (00404)',
+    sql: `
+      CREATE TABLE invoice_keys (
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        body        INTEGER NOT NULL,
+        identity    TEXT NOT NULL,
+        cedente     TEXT NOT NULL,
+        numero      TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        tipo        TEXT NOT NULL,
+        PRIMARY KEY (document_id, body)
+      );
+      CREATE INDEX invoice_keys_identity ON invoice_keys(identity);
+    `,
+  },
 ];

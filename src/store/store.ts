@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { assertTransition, isState, type DocumentState } from '../lifecycle/states.js';
+import { keyIdentity, type InvoiceKey } from '../invoice/keys.js';
 import type { Finding } from '../rules/finding.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -358,6 +359,48 @@ export class Store {
       this.insertTransition(documentId, doc.state, to, at, reason, details);
       return { ...doc, state: to, stateChangedAt: at, path: changes.path ?? doc.path };
     })();
+  }
+
+  /** received -> validated, with the invoice keys that later files are compared with (00404). */
+  markValidated(
+    documentId: number,
+    keys: readonly InvoiceKey[],
+    reason: string,
+    details?: unknown,
+  ): DocumentRow {
+    const insert = this.db.prepare(
+      `INSERT OR REPLACE INTO invoice_keys (document_id, body, identity, cedente, numero, data, tipo)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    return this.db.transaction(() => {
+      for (const k of keys)
+        insert.run(documentId, k.body, keyIdentity(k), k.cedente, k.numero, k.data, k.tipoDocumento);
+      return this.transition(documentId, 'validated', reason, details);
+    })();
+  }
+
+  /**
+   * Invoices already taken (and neither rejected nor duplicate) with the same identity as `keys`:
+   * what SdI would call a duplicate (00404). `exceptDocument` is the document being checked.
+   */
+  findSentKeys(
+    keys: readonly InvoiceKey[],
+    exceptDocument?: number,
+  ): { key: InvoiceKey; documentId: number; name: string }[] {
+    const q = this.db.prepare(
+      `SELECT k.document_id AS id, d.original_name AS name FROM invoice_keys k JOIN documents d ON d.id = k.document_id
+        WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate') AND d.id <> ? LIMIT 1`,
+    );
+    return keys.flatMap((key) => {
+      const hit = q.get(keyIdentity(key), exceptDocument ?? -1) as { id: number; name: string } | undefined;
+      return hit ? [{ key, documentId: hit.id, name: hit.name }] : [];
+    });
+  }
+
+  documentsOfIntake(intakeId: number): DocumentRow[] {
+    return (
+      this.db.prepare(`SELECT * FROM documents WHERE intake_id = ? ORDER BY id`).all(intakeId) as DocumentDb[]
+    ).map(docFromDb);
   }
 
   getDocument(id: number): DocumentRow | undefined {

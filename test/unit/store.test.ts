@@ -52,6 +52,8 @@ describe('state machine', () => {
     [null, 'rejected', true],
     ['received', 'rejected', true],
     ['received', 'duplicate', false],
+    ['received', 'validated', true],
+    ['validated', 'rejected', true],
     ['rejected', 'received', false],
     ['duplicate', 'received', false],
   ] as const)('%s -> %s allowed: %s', (from, to, ok) => expect(canTransition(from, to)).toBe(ok));
@@ -64,7 +66,7 @@ describe('state machine', () => {
 describe('store', () => {
   it('migrates to the latest schema in WAL mode, and refuses a newer schema', () => {
     const s = openStore();
-    expect(s.schemaVersion).toBe(1);
+    expect(s.schemaVersion).toBe(2);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.db.pragma('user_version = 99');
     expect(() => s.migrate([])).toThrow(StoreError);
@@ -148,7 +150,7 @@ describe('store', () => {
     expect(s2.integrityCheck()).toBe('ok');
     s2.close();
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
     raw.close();
   });
 });
