@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { AlreadyRunningError, runDaemon } from './daemon.js';
 import { createLogger } from './log.js';
 import { formatFinding } from './rules/report.js';
+import { runValidate } from './rules/validate-cli.js';
 import { Store, StoreError } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -157,6 +158,20 @@ export function buildProgram(): Command {
       } finally {
         store.close();
       }
+    });
+
+  program
+    .command('validate')
+    .description(
+      'check invoice files as SdI would, before sending (exit 0 all valid, 1 any invalid, 2 usage or I/O error)',
+    )
+    .argument('<files...>', 'FatturaPA files (.xml, .xml.p7m, .p7m)')
+    .option('--json', 'print exactly one JSON array on standard output')
+    .option('--ca <file...>', 'trusted signature CA certificates (PEM/DER); default: validation.trustedCAs')
+    .option('-c, --config <file>', 'configuration file (YAML)')
+    .action(async (files: string[], o: { json?: boolean; ca?: string[]; config?: string }) => {
+      const config = configOrExit(o.config);
+      process.exitCode = await runValidate(files, config, o);
     });
 
   const configCmd = program.command('config').description('configuration tools');

@@ -268,8 +268,9 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
     );
   });
   try {
-    // Feed in slices so that a fatal error stops the work early.
-    const CHUNK = 1 << 20;
+    // Feed in small slices so that the first fatal error stops the work early (saxes reads on
+    // after an error, and a deep unclosed nesting costs it quadratic time).
+    const CHUNK = 16 * 1024;
     for (let i = 0; i < text.length && !stop; i += CHUNK) parser.write(text.slice(i, i + CHUNK));
     if (!stop) parser.close();
   } catch (e) {

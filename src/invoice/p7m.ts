@@ -1,0 +1,274 @@
+import crypto from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { finding, type Finding } from '../rules/finding.js';
+
+/**
+ * CAdES `.p7m`: finds the signed invoice inside and checks the signature as SdI does (00100,
+ * 00102-00107). Accepts DER or base64 (with or without PEM armour and line breaks), BER
+ * indefinite lengths, and signatures nested a few times. Garbage gets a finding, never a throw.
+ */
+
+pkijs.setEngine(
+  'node',
+  new pkijs.CryptoEngine({
+    name: 'node',
+    // pkijs types this as the DOM's Crypto, which this Node-only build does not load.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unnecessary-type-assertion
+    crypto: crypto.webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'],
+  }),
+);
+
+export interface SignerInfo {
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  signingTime: Date | null;
+}
+
+export type P7mResult =
+  | {
+      ok: true;
+      content: Buffer;
+      signers: SignerInfo[];
+      findings: Finding[];
+      warnings: Finding[];
+      issuerCheck: 'trusted' | 'untrusted' | 'not-checked';
+    }
+  | { ok: false; findings: Finding[]; warnings: Finding[] };
+
+const MAX_LAYERS = 4;
+const SIGNED_DATA = '1.2.840.113549.1.7.2';
+const SIGNING_TIME = '1.2.840.113549.1.9.5';
+
+export function looksLikeP7m(bytes: Buffer): boolean {
+  if (bytes.length < 2) return false;
+  if (bytes[0] === 0x30 && (bytes[1] as number) >= 0x80) return true;
+  const head = bytes.subarray(0, 64).toString('latin1').trimStart();
+  return head.startsWith('MI') || head.startsWith('-----BEGIN');
+}
+
+function toDer(bytes: Buffer): Buffer | null {
+  if (bytes[0] === 0x30) return bytes;
+  const text = bytes
+    .toString('latin1')
+    .replace(/-----(BEGIN|END)[^-]*-----/g, '')
+    .replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
+  const der = Buffer.from(text, 'base64');
+  return der[0] === 0x30 ? der : null;
+}
+
+const unreadable = (why: string, whyIt: string): Finding =>
+  finding(
+    '00102',
+    `The signed file cannot be read as a CAdES signature: ${why}.`,
+    `Il file firmato non è leggibile come firma CAdES: ${whyIt}.`,
+  );
+
+function name(rdn: pkijs.RelativeDistinguishedNames): string {
+  return rdn.typesAndValues
+    .map((tv) => {
+      const v = tv.value as { valueBlock?: { value?: unknown } };
+      const val = typeof v.valueBlock?.value === 'string' ? v.valueBlock.value : '';
+      const short: Record<string, string> = {
+        '2.5.4.3': 'CN',
+        '2.5.4.10': 'O',
+        '2.5.4.6': 'C',
+        '2.5.4.5': 'serialNumber',
+      };
+      return `${short[tv.type] ?? tv.type}=${val}`;
+    })
+    .join(', ');
+}
+
+/** The eContent bytes, joining the pieces of a constructed (BER) OCTET STRING. */
+function eContentBytes(sd: pkijs.SignedData): Buffer | null {
+  const ec = sd.encapContentInfo.eContent;
+  if (!ec) return null;
+  if (ec.idBlock.isConstructed) {
+    const parts = (ec.valueBlock as unknown as { value: asn1js.OctetString[] }).value;
+    return Buffer.concat(parts.map((p) => Buffer.from(p.valueBlock.valueHexView)));
+  }
+  return Buffer.from(ec.valueBlock.valueHexView);
+}
+
+function parseCerts(pems: Buffer[]): pkijs.Certificate[] {
+  const out: pkijs.Certificate[] = [];
+  for (const b of pems) {
+    const text = b.toString('latin1');
+    const blocks = text.includes('-----BEGIN')
+      ? [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) =>
+          Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'),
+        )
+      : [b];
+    for (const der of blocks) {
+      try {
+        out.push(pkijs.Certificate.fromBER(der));
+      } catch {
+        /* not a certificate: ignored */
+      }
+    }
+  }
+  return out;
+}
+
+export async function unwrapP7m(
+  bytes: Buffer,
+  opts: { trustedCAs?: Buffer[]; now?: Date } = {},
+): Promise<P7mResult> {
+  const now = opts.now ?? new Date();
+  const trusted = parseCerts(opts.trustedCAs ?? []);
+  const findings: Finding[] = [];
+  const warnings: Finding[] = [];
+  const signers: SignerInfo[] = [];
+  let issuerCheck: 'trusted' | 'untrusted' | 'not-checked' = trusted.length ? 'trusted' : 'not-checked';
+  let current = bytes;
+  for (let layer = 0; layer < MAX_LAYERS; layer++) {
+    const der = toDer(current);
+    if (!der)
+      return { ok: false, findings: [unreadable('neither DER nor base64', 'né DER né base64')], warnings };
+    let sd: pkijs.SignedData;
+    try {
+      const asn = asn1js.fromBER(new Uint8Array(der));
+      if (asn.offset === -1) throw new Error(asn.result.error || 'bad ASN.1');
+      const ci = new pkijs.ContentInfo({ schema: asn.result });
+      if (ci.contentType !== SIGNED_DATA) throw new Error(`content type ${ci.contentType} is not SignedData`);
+      sd = new pkijs.SignedData({ schema: ci.content });
+    } catch (err) {
+      const m = err instanceof Error ? err.message : String(err);
+      return { ok: false, findings: [unreadable(m, m)], warnings };
+    }
+    const content = eContentBytes(sd);
+    if (!content) {
+      return {
+        ok: false,
+        findings: [
+          unreadable(
+            'the signature is detached (the file does not contain the invoice)',
+            'la firma è separata (il file non contiene la fattura)',
+          ),
+        ],
+        warnings,
+      };
+    }
+    for (let i = 0; i < sd.signerInfos.length; i++) {
+      const si = sd.signerInfos[i] as pkijs.SignerInfo;
+      const st = si.signedAttrs?.attributes.find((a) => a.type === SIGNING_TIME);
+      const signingTime = st ? ((st.values[0] as asn1js.UTCTime).toDate() ?? null) : null;
+      let res: pkijs.SignedDataVerifyResult | null = null;
+      try {
+        res = await sd.verify({
+          signer: i,
+          extendedMode: true,
+          checkChain: false,
+          checkDate: signingTime ?? now,
+        });
+      } catch (err) {
+        const e = err as { message?: string; signerCertificate?: pkijs.Certificate | null };
+        findings.push(
+          finding(
+            '00102',
+            `The signature does not verify: ${e.message ?? String(err)}. The file was altered after signing, or the signature is malformed.`,
+            `La firma non è valida: ${e.message ?? String(err)}. Il file è stato modificato dopo la firma, oppure la firma è malformata.`,
+          ),
+        );
+        continue;
+      }
+      if (!res.signatureVerified) {
+        findings.push(
+          finding(
+            '00102',
+            `The signature does not verify (${res.message}).`,
+            `La firma non è valida (${res.message}).`,
+          ),
+        );
+      }
+      const cert = res.signerCertificate;
+      if (!cert) continue;
+      const info: SignerInfo = {
+        subject: name(cert.subject),
+        issuer: name(cert.issuer),
+        notBefore: cert.notBefore.value,
+        notAfter: cert.notAfter.value,
+        signingTime,
+      };
+      signers.push(info);
+      if (!signingTime) {
+        findings.push(
+          finding(
+            '00103',
+            `The signature of ${info.subject} has no signing time: SdI requires one (set it in the signing software).`,
+            `La firma di ${info.subject} non ha il riferimento temporale: lo SdI lo richiede (impostarlo nel software di firma).`,
+          ),
+        );
+      } else if (signingTime.getTime() > now.getTime()) {
+        findings.push(
+          finding(
+            '00105',
+            `The signing time ${signingTime.toISOString()} is in the future (now ${now.toISOString()}): check the signing computer's clock.`,
+            `Il riferimento temporale della firma (${signingTime.toISOString()}) è nel futuro (ora ${now.toISOString()}): verificare l'orologio del computer di firma.`,
+          ),
+        );
+      }
+      const at = signingTime ?? now;
+      if (at > info.notAfter) {
+        findings.push(
+          finding(
+            '00100',
+            `The signature certificate of ${info.subject} expired on ${info.notAfter.toISOString()}, before the signing time ${at.toISOString()}.`,
+            `Il certificato di firma di ${info.subject} è scaduto il ${info.notAfter.toISOString()}, prima del riferimento temporale ${at.toISOString()}.`,
+          ),
+        );
+      } else if (at < info.notBefore) {
+        findings.push(
+          finding(
+            '00107',
+            `The signature certificate of ${info.subject} is valid only from ${info.notBefore.toISOString()}, after the signing time ${at.toISOString()}.`,
+            `Il certificato di firma di ${info.subject} è valido solo dal ${info.notBefore.toISOString()}, dopo il riferimento temporale ${at.toISOString()}.`,
+          ),
+        );
+      }
+      if (trusted.length > 0) {
+        let chained = false;
+        try {
+          const chain = await sd.verify({
+            signer: i,
+            extendedMode: true,
+            checkChain: true,
+            trustedCerts: trusted,
+            checkDate: at > info.notAfter || at < info.notBefore ? info.notBefore : at,
+          });
+          chained = chain.signerCertificateVerified === true;
+        } catch {
+          chained = false;
+        }
+        if (!chained) {
+          issuerCheck = 'untrusted';
+          findings.push(
+            finding(
+              '00104',
+              `The CA that issued the signature certificate (${info.issuer}) is not among the trusted CAs configured.`,
+              `La CA che ha emesso il certificato di firma (${info.issuer}) non è tra le CA affidabili configurate.`,
+            ),
+          );
+        }
+      }
+    }
+    if (sd.signerInfos.length === 0) findings.push(unreadable('it has no signer', 'non ha alcun firmatario'));
+    current = content;
+    if (!looksLikeP7m(content) || content.subarray(0, 64).toString('latin1').trimStart().startsWith('<'))
+      break;
+  }
+  if (trusted.length === 0) {
+    warnings.push(
+      finding(
+        'SIGNATURE-CA-NOT-CHECKED',
+        'The signature was verified, but not its issuing CA: no trusted CA list is configured (validation.trustedCAs). SdI checks it (00104).',
+        "La firma è stata verificata, ma non la CA che l'ha emessa: nessun elenco di CA affidabili configurato (validation.trustedCAs). Lo SdI la verifica (00104).",
+      ),
+    );
+  }
+  return { ok: true, content: current, signers, findings, warnings, issuerCheck };
+}

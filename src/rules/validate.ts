@@ -1,0 +1,172 @@
+import { fieldLabel } from '../invoice/model/index.js';
+import { invoiceKeys, keyIdentity, type InvoiceKey } from '../invoice/keys.js';
+import { looksLikeP7m, unwrapP7m } from '../invoice/p7m.js';
+import { at, parseXml, textAt, type XmlElement } from '../invoice/xml.js';
+import { formatBytes } from '../watchers/accept.js';
+import { checkContent } from './content/index.js';
+import { checkFileName } from './filename.js';
+import { finding, type Finding } from './finding.js';
+import { checkRegistry } from './registry.js';
+import { validateStructure } from './structure.js';
+
+/**
+ * Everything fatturad checks before sending, in SdI's own order: file name, size, signature,
+ * format (XSD), content coherence, registries (offline approximations, as warnings), uniqueness.
+ * The first four stop the checks that follow, as at SdI.
+ */
+
+export interface ValidationOptions {
+  /** How a file name that breaks SdI's rule (00001) counts: the daemon renames, so a warning. */
+  fileName?: 'error' | 'warning' | 'off';
+  maxFileBytes?: number;
+  /** PEM/DER certificates of trusted signature CAs; none = issuer "not checked". */
+  trustedCAs?: Buffer[];
+  /** When the file is (about to be) sent. */
+  now?: Date;
+  /** Finds invoices already sent with the same keys (00404); none = not checked. */
+  findSent?: (keys: InvoiceKey[]) => { key: InvoiceKey; documentId: number; name: string }[];
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  errors: Finding[];
+  warnings: Finding[];
+  /** The invoice XML (unwrapped from its .p7m). */
+  xml?: Buffer;
+  root?: XmlElement;
+  keys: InvoiceKey[];
+  signed: 'cades' | 'xades' | 'none';
+  format?: string;
+}
+
+export const MAX_FILE_BYTES = 5 * 1024 * 1024;
+
+/** Fills each finding's field number and name from its path, through the format model. */
+function withField(f: Finding): Finding {
+  if (f.field || !f.path) return f;
+  const label = fieldLabel(f.path);
+  return label ? { ...f, field: label } : f;
+}
+
+function result(r: Omit<ValidationResult, 'valid' | 'keys'> & { keys?: InvoiceKey[] }): ValidationResult {
+  const errors = r.errors.map(withField);
+  return {
+    ...r,
+    errors,
+    warnings: r.warnings.map(withField),
+    keys: r.keys ?? [],
+    valid: errors.length === 0,
+  };
+}
+
+const XMLDSIG = 'http://www.w3.org/2000/09/xmldsig#';
+
+export async function validateFile(
+  name: string,
+  bytes: Buffer,
+  opts: ValidationOptions = {},
+): Promise<ValidationResult> {
+  const errors: Finding[] = [];
+  const warnings: Finding[] = [];
+  const mode = opts.fileName ?? 'error';
+  if (mode !== 'off') {
+    const nameFindings = checkFileName(name);
+    (mode === 'error' ? errors : warnings).push(...nameFindings);
+  }
+  const max = opts.maxFileBytes ?? MAX_FILE_BYTES;
+  if (bytes.length > max) {
+    errors.push(
+      finding(
+        '00003',
+        `File size ${formatBytes(bytes.length)} exceeds the limit of ${formatBytes(max)} that SdI allows.`,
+        `La dimensione del file (${formatBytes(bytes.length)}) supera il limite di ${formatBytes(max)} ammesso dallo SdI.`,
+      ),
+    );
+    return result({ errors, warnings, signed: 'none' });
+  }
+  if (bytes.length === 0) {
+    errors.push(finding('00106', 'The file is empty.', 'Il file è vuoto.'));
+    return result({ errors, warnings, signed: 'none' });
+  }
+
+  let xml = bytes;
+  let signed: ValidationResult['signed'] = 'none';
+  if (/\.p7m$/i.test(name) || looksLikeP7m(bytes)) {
+    const p7m = await unwrapP7m(bytes, { trustedCAs: opts.trustedCAs ?? [], now: opts.now ?? new Date() });
+    warnings.push(...p7m.warnings);
+    if (!p7m.ok) {
+      errors.push(...p7m.findings);
+      return result({ errors, warnings, signed: 'cades' });
+    }
+    errors.push(...p7m.findings);
+    if (errors.length > 0) return result({ errors, warnings, signed: 'cades' });
+    xml = p7m.content;
+    signed = 'cades';
+  }
+
+  const parsed = parseXml(xml);
+  if (!parsed.ok) {
+    errors.push(...parsed.errors);
+    return result({ errors, warnings, xml, signed });
+  }
+  const root = parsed.root;
+  const structure = validateStructure(root);
+  if (structure.length > 0) {
+    errors.push(...structure);
+    return result({ errors, warnings, xml, root, signed });
+  }
+  const format = root.attrs.versione;
+  if (signed === 'none' && root.children.some((c) => c.name === 'Signature' && c.ns === XMLDSIG))
+    signed = 'xades';
+  if (signed === 'xades') {
+    warnings.push(
+      finding(
+        'XADES-NOT-VERIFIED',
+        'The file carries an XAdES signature; fatturad does not verify XAdES signatures yet: SdI will.',
+        'Il file reca una firma XAdES; fatturad non verifica ancora le firme XAdES: lo farà lo SdI.',
+      ),
+    );
+  }
+  if (format === 'FPA12' && signed === 'none') {
+    errors.push(
+      finding(
+        '00102',
+        'An invoice to a public administration (FPA12) must be signed (CAdES .xml.p7m or XAdES): this file has no signature.',
+        'Una fattura verso la pubblica amministrazione (FPA12) deve essere firmata (CAdES .xml.p7m o XAdES): il file non ha firma.',
+      ),
+    );
+  }
+
+  errors.push(...checkContent(root, { now: opts.now ?? new Date() }));
+  warnings.push(...checkRegistry(root));
+
+  const keys = root.name === 'FatturaElettronica' ? invoiceKeys(root) : [];
+  if (opts.findSent && keys.length > 0) {
+    for (const hit of opts.findSent(keys)) {
+      errors.push(
+        finding(
+          '00404',
+          `Invoice number ${hit.key.numero} of ${hit.key.data} from ${hit.key.cedente} was already sent (document ${hit.documentId}, ${hit.name}): SdI would reject it as a duplicate.`,
+          `La fattura numero ${hit.key.numero} del ${hit.key.data} di ${hit.key.cedente} è già stata inviata (documento ${hit.documentId}, ${hit.name}): lo SdI la scarterebbe come duplicata.`,
+          {
+            path: `/FatturaElettronica/FatturaElettronicaBody[${hit.key.body}]/DatiGenerali/DatiGeneraliDocumento/Numero`,
+            line: hit.key.line,
+            column: hit.key.column,
+          },
+        ),
+      );
+    }
+  }
+  return result({ errors, warnings, xml, root, keys, signed, ...(format ? { format } : {}) });
+}
+
+export { keyIdentity };
+
+/** The cedente's name, for messages and searches. */
+export function cedenteName(root: XmlElement): string | undefined {
+  const a = at(root, 'FatturaElettronicaHeader/CedentePrestatore/DatiAnagrafici/Anagrafica');
+  return (
+    textAt(a, 'Denominazione') ??
+    ([textAt(a, 'Nome'), textAt(a, 'Cognome')].filter(Boolean).join(' ') || undefined)
+  );
+}
