@@ -52,6 +52,7 @@ fs.writeFileSync(
     `dataDir: ${dir}/var`,
     'log: { level: warn, format: json }',
     'http: { port: 0 }',
+    'validation: { enabled: false }',
     'intake:',
     `  folders: [{ path: ${outbox} }]`,
     `  fsync: ${fsync}`,

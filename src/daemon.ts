@@ -9,6 +9,7 @@ import type { Logger } from './log.js';
 import { Store } from './store/store.js';
 import { FolderWatcher } from './watchers/folder-watcher.js';
 import { Intake } from './watchers/intake.js';
+import { ValidationStep } from './pipeline/validate-step.js';
 import { VERSION } from './version.js';
 
 /** The composition root: builds every part from the configuration and wires them together. */
@@ -50,6 +51,7 @@ export class Daemon {
   private config: Config;
   private store: Store | null = null;
   private intake: Intake | null = null;
+  private validation: ValidationStep | null = null;
   private watcher: FolderWatcher | null = null;
   private ops: OpsServer | null = null;
   readonly metrics: Metrics;
@@ -92,7 +94,14 @@ export class Daemon {
       `fatturad ${VERSION} starting`,
     );
 
+    this.validation = new ValidationStep(this.store, c, this.log, {
+      onResult: (result) => this.metrics.validations.inc({ result }),
+      onError: () => this.metrics.validationErrors.inc(),
+    });
+    if (c.validation.enabled) this.validation.resume();
+    const validation = c.validation.enabled ? this.validation : null;
     this.intake = new Intake(this.store, c, this.log, {
+      onDocument: (doc) => validation?.enqueue(doc),
       onOutcome: (outcome, docs) => {
         this.metrics.intakeFiles.inc({ outcome });
         if (docs > 0) this.metrics.intakeDocuments.inc({ outcome }, docs);
@@ -144,6 +153,7 @@ export class Daemon {
       checks,
       documents: this.store?.countsByState() ?? {},
       intake: { queued: this.intake?.queued ?? 0, waiting: this.watcher?.pending ?? 0 },
+      validation: { queued: this.validation?.queued ?? 0 },
     };
   }
 
@@ -170,6 +180,7 @@ export class Daemon {
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);
+    this.validation?.reconfigure(this.config);
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -191,6 +202,7 @@ export class Daemon {
       await this.starting?.catch(() => undefined);
       await this.watcher?.close();
       await this.intake?.stop();
+      await this.validation?.stop();
       await this.ops?.close();
       this.store?.close();
       this.store = null;
@@ -203,6 +215,7 @@ export class Daemon {
   /** For tests and the embedded simulator: resolves when every offered file has been handled. */
   async idle(): Promise<void> {
     await this.intake?.idle();
+    await this.validation?.idle();
   }
 }
 

@@ -40,6 +40,11 @@ export const configSchema = z.strictObject({
       ratioMinBytes: z.number().int().min(0),
     }),
   }),
+  validation: z.strictObject({
+    enabled: z.boolean(),
+    trustedCAs: z.array(z.string().min(1)),
+    fileName: z.enum(['error', 'warning', 'off']),
+  }),
 });
 
 /** The configuration as written (relative paths, optional folders). */
@@ -81,6 +86,7 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
     dataDir,
     paths,
     source,
+    validation: { ...raw.validation, trustedCAs: raw.validation.trustedCAs.map(abs) },
     intake: {
       ...raw.intake,
       folders: raw.intake.folders.map((f) => ({

@@ -8,6 +8,8 @@ export class Metrics {
   readonly intakeDocuments: Counter<'outcome'>;
   readonly intakeErrors: Counter;
   readonly configReloads: Counter<'result'>;
+  readonly validations: Counter<'result'>;
+  readonly validationErrors: Counter;
 
   constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
@@ -26,6 +28,17 @@ export class Metrics {
     this.intakeErrors = new Counter({
       name: 'fatturad_intake_errors_total',
       help: 'Files that could not be claimed or judged (left in place and retried).',
+      registers: [this.registry],
+    });
+    this.validations = new Counter({
+      name: 'fatturad_validations_total',
+      help: 'Documents validated, by result (validated, rejected).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.validationErrors = new Counter({
+      name: 'fatturad_validation_errors_total',
+      help: 'Validations that failed unexpectedly (the document stays received and is retried).',
       registers: [this.registry],
     });
     this.configReloads = new Counter({

@@ -2,13 +2,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FolderConfig, Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { finding, type Finding } from '../rules/finding.js';
-import {
-  renderDuplicateText,
-  renderReportText,
-  type DuplicateReport,
-  type RejectionReport,
-} from '../rules/report.js';
+import type { Finding } from '../rules/finding.js';
+import { renderDuplicateText, type DuplicateReport } from '../rules/report.js';
 import type { ClaimResult, DocumentRow, IntakeRow, NewDocument, Store } from '../store/store.js';
 import {
   atomicCopy,
@@ -22,6 +17,7 @@ import {
   sha256,
   sha256File,
 } from '../util/fsx.js';
+import { writeRejected } from '../pipeline/reports.js';
 import { checkInput, isAcceptedEntryName, kindOf } from './accept.js';
 import { extractZip, inspectZip, type ZipEntryInfo, type ZipLimits } from './zip.js';
 
@@ -465,25 +461,24 @@ export class Intake {
     meta: { sha: string; size: number; at: string },
     problems: Finding[],
   ): Promise<Judged> {
-    const out = await chooseOutputName(folder.rejectedDir, row.originalName, meta.sha, String(row.id));
-    const { fsync } = this.config.intake;
-    await atomicCopy(row.claimedPath, out, { fsync }).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST' || !(await exists(out))) throw err;
-    });
-    if ((await sha256File(out)).sha256 !== meta.sha) await atomicCopy(row.claimedPath, out, { fsync });
-    const report: RejectionReport = {
-      file: path.basename(out),
-      source: { folder: folder.path, name: row.originalName },
+    const out = await writeRejected({
+      dir: folder.rejectedDir,
+      name: row.originalName,
       sha256: meta.sha,
-      size: meta.size,
-      at: meta.at,
-      stage: 'intake',
-      valid: false,
-      errors: problems,
-      warnings: [],
-    };
-    await atomicWrite(`${out}.errors.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
-    await atomicWrite(`${out}.errors.txt`, renderReportText(report), { fsync });
+      tag: String(row.id),
+      from: row.claimedPath,
+      fsync: this.config.intake.fsync,
+      report: {
+        source: { folder: folder.path, name: row.originalName },
+        sha256: meta.sha,
+        size: meta.size,
+        at: meta.at,
+        stage: 'intake',
+        valid: false,
+        errors: problems,
+        warnings: [],
+      },
+    });
     const reason = problems.map((p) => `${p.code}: ${p.message}`).join('; ');
     return {
       result: {
@@ -627,13 +622,14 @@ export class Intake {
       if (!m || n.endsWith('.d')) continue;
       const p = path.join(claimed, n);
       const row = this.store.getIntake(Number(m[1]));
-      if (
-        row?.status === 'done' &&
-        row.claimedPath === p &&
-        (row.outcome === 'rejected' || row.outcome === 'duplicate')
-      ) {
-        await fsp.rm(p, { force: true });
-      }
+      if (row?.status !== 'done' || row.claimedPath !== p) continue;
+      // Rejected or duplicate at intake, or rejected later by validation (its bytes moved to rejected/).
+      const movedAway =
+        row.outcome === 'rejected' ||
+        row.outcome === 'duplicate' ||
+        (kindOf(row.originalName) !== 'zip' &&
+          this.store.documentsOfIntake(row.id).every((d) => d.path !== p));
+      if (movedAway) await fsp.rm(p, { force: true });
     }
   }
 }
@@ -660,5 +656,3 @@ async function mapLimit<T>(
   });
   await Promise.all(workers);
 }
-
-export const _forTests = { finding };

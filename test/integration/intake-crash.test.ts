@@ -137,6 +137,7 @@ describe(`intake under SIGKILL (seed ${SEED})`, () => {
         `dataDir: ${dir}/var`,
         'log: { level: info, format: json }',
         'http: { port: 0 }',
+        'validation: { enabled: false }',
         'intake:',
         `  folders: [{ path: ${outbox} }]`,
         '  stableMs: 400',

@@ -30,6 +30,7 @@ function writeConfig(dir: string, outbox: string, extra: string[] = []): string 
       `dataDir: ${dir}/var`,
       'log: { level: info, format: json }',
       'http: { port: 0 }',
+      'validation: { enabled: false }',
       'intake:',
       `  folders: [{ path: ${outbox} }]`,
       '  stableMs: 0',
