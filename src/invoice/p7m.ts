@@ -46,18 +46,23 @@ export function looksLikeP7m(bytes: Buffer): boolean {
   if (bytes.length < 2) return false;
   if (bytes[0] === 0x30 && (bytes[1] as number) >= 0x80) return true;
   const head = bytes.subarray(0, 64).toString('latin1').trimStart();
-  return head.startsWith('MI') || head.startsWith('-----BEGIN');
+  // 'MI' opens base64 of a DER SEQUENCE, 'TUl' base64 of that base64.
+  return head.startsWith('MI') || head.startsWith('TUl') || head.startsWith('-----BEGIN');
 }
 
+/** DER as is; base64 (with or without PEM armour) decoded, twice if need be (files saved from some portals). */
 function toDer(bytes: Buffer): Buffer | null {
-  if (bytes[0] === 0x30) return bytes;
-  const text = bytes
-    .toString('latin1')
-    .replace(/-----(BEGIN|END)[^-]*-----/g, '')
-    .replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
-  const der = Buffer.from(text, 'base64');
-  return der[0] === 0x30 ? der : null;
+  let cur = bytes;
+  for (let i = 0; i < 3; i++) {
+    if (cur[0] === 0x30) return cur;
+    const text = cur
+      .toString('latin1')
+      .replace(/-----(BEGIN|END)[^-]*-----/g, '')
+      .replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return null;
+    cur = Buffer.from(text, 'base64');
+  }
+  return null;
 }
 
 const unreadable = (why: string, whyIt: string): Finding =>
@@ -258,8 +263,21 @@ export async function unwrapP7m(
     }
     if (sd.signerInfos.length === 0) findings.push(unreadable('it has no signer', 'non ha alcun firmatario'));
     current = content;
-    if (!looksLikeP7m(content) || content.subarray(0, 64).toString('latin1').trimStart().startsWith('<'))
-      break;
+    const inner =
+      !looksLikeP7m(content) || content.subarray(0, 64).toString('latin1').trimStart().startsWith('<');
+    if (inner) break;
+    if (layer === MAX_LAYERS - 1) {
+      return {
+        ok: false,
+        findings: [
+          unreadable(
+            `signatures are nested more than ${MAX_LAYERS} times`,
+            `le firme sono annidate più di ${MAX_LAYERS} volte`,
+          ),
+        ],
+        warnings,
+      };
+    }
   }
   if (trusted.length === 0) {
     warnings.push(
