@@ -141,17 +141,18 @@ export function checkRegistry(root: XmlElement): Finding[] {
   if (cd === '0000000' && !pec) {
     out.push(
       finding(
-        '00311',
+        'RECIPIENT-RESERVED-AREA',
         "CodiceDestinatario 0000000 without PECDestinatario: the invoice will only be made available in the buyer's reserved area (fine for consumers, check it for businesses).",
         "CodiceDestinatario 0000000 senza PECDestinatario: la fattura sarà solo messa a disposizione nell'area riservata del cessionario (corretto per i consumatori, da verificare per le imprese).",
         cdPath,
       ),
     );
   }
+  // Not an SdI error since the check list 2.0 (it was 00426): advice, under fatturad's own codes.
   if (pec && cd && cd !== '0000000') {
     out.push(
       finding(
-        '00311',
+        'PEC-DESTINATARIO-IGNORED',
         `PECDestinatario is given but CodiceDestinatario is ${cd}: SdI delivers to the code and ignores the PEC address (use 0000000 to deliver by PEC).`,
         `PECDestinatario è indicata ma il CodiceDestinatario è ${cd}: lo SdI recapita al codice e ignora la PEC (usare 0000000 per il recapito via PEC).`,
         pathOf(pecEl, `${H}/DatiTrasmissione/PECDestinatario`),
