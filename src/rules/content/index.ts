@@ -21,6 +21,8 @@ interface Ctx {
   base: string;
   tipo: string;
   now: Date;
+  /** `each` results by relative path: several checks walk the same lines. */
+  memo: Map<string, { el: XmlElement; path: string }[]>;
 }
 
 type Check = (c: Ctx) => Finding[];
@@ -37,13 +39,25 @@ const loc = (el: XmlElement | undefined, path: string): Partial<Finding> => ({
 
 /** Elements at `rel` below the body, each with its indexed path. */
 function each(c: Ctx, rel: string): { el: XmlElement; path: string }[] {
+  const known = c.memo.get(rel);
+  if (known) return known;
   let cur: { el: XmlElement; path: string }[] = [{ el: c.body, path: c.base }];
   for (const seg of rel.split('/')) {
-    cur = cur.flatMap(({ el, path }) => {
-      const kids = el.children.filter((k) => k.name === seg);
-      return kids.map((k, i) => ({ el: k, path: `${path}/${seg}${kids.length > 1 ? `[${i + 1}]` : ''}` }));
-    });
+    const next: { el: XmlElement; path: string }[] = [];
+    for (const { el, path } of cur) {
+      let count = 0;
+      for (const k of el.children) if (k.name === seg) count++;
+      if (count === 0) continue;
+      let n = 0;
+      for (const k of el.children) {
+        if (k.name !== seg) continue;
+        n++;
+        next.push({ el: k, path: count > 1 ? `${path}/${seg}[${n}]` : `${path}/${seg}` });
+      }
+    }
+    cur = next;
   }
+  c.memo.set(rel, cur);
   return cur;
 }
 
@@ -607,6 +621,7 @@ export function checkContent(root: XmlElement, ctx: ContentContext): Finding[] {
         base: `/FatturaElettronica/FatturaElettronicaBody${bodies.length > 1 ? `[${i + 1}]` : ''}`,
         tipo: tipoOf(body),
         now: ctx.now,
+        memo: new Map(),
       };
       for (const check of CHECKS) out.push(...check(c));
     });
