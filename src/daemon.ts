@@ -153,7 +153,7 @@ export class Daemon {
       checks,
       documents: this.store?.countsByState() ?? {},
       intake: { queued: this.intake?.queued ?? 0, waiting: this.watcher?.pending ?? 0 },
-      validation: { queued: this.validation?.queued ?? 0 },
+      validation: { queued: this.validation?.queued ?? 0, workers: this.validation?.workers ?? 0 },
     };
   }
 
@@ -177,6 +177,7 @@ export class Daemon {
     const needRestart: string[] = [];
     if (next.dataDir !== this.config.dataDir) needRestart.push('dataDir');
     if (JSON.stringify(next.http) !== JSON.stringify(this.config.http)) needRestart.push('http');
+    if (next.validation.workers !== this.config.validation.workers) needRestart.push('validation.workers');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);

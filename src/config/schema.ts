@@ -44,6 +44,7 @@ export const configSchema = z.strictObject({
     enabled: z.boolean(),
     trustedCAs: z.array(z.string().min(1)),
     fileName: z.enum(['error', 'warning', 'off']),
+    workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]),
   }),
 });
 

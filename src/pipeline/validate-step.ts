@@ -3,7 +3,8 @@ import fsp from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Finding } from '../rules/finding.js';
-import { validateFile } from '../rules/validate.js';
+import { ValidationPool, poolSize } from '../rules/pool.js';
+import { duplicateFindings } from '../rules/validate.js';
 import type { DocumentRow, Store } from '../store/store.js';
 import { writeRejected } from './reports.js';
 
@@ -20,9 +21,12 @@ export interface ValidationEvents {
 
 export class ValidationStep {
   private readonly queue = new Set<number>();
-  private running: Promise<void> | null = null;
+  private readonly inProgress = new Set<number>();
+  private readonly active = new Set<Promise<void>>();
   private stopped = false;
   private trustedCAs: Buffer[] = [];
+  private readonly pool: ValidationPool;
+  private readonly concurrency: number;
 
   constructor(
     private readonly store: Store,
@@ -31,8 +35,11 @@ export class ValidationStep {
     private readonly events: ValidationEvents = {},
   ) {
     this.loadCAs();
+    this.pool = new ValidationPool(poolSize(config.validation.workers));
+    this.concurrency = Math.max(1, this.pool.size);
   }
 
+  /** Takes the new trusted CAs and rules; the number of workers changes only with a restart. */
   reconfigure(config: Config): void {
     this.config = config;
     this.loadCAs();
@@ -53,7 +60,11 @@ export class ValidationStep {
   }
 
   get queued(): number {
-    return this.queue.size;
+    return this.queue.size + this.inProgress.size;
+  }
+
+  get workers(): number {
+    return this.pool.size;
   }
 
   /** Queues every document still waiting for validation (after a restart). */
@@ -62,51 +73,65 @@ export class ValidationStep {
   }
 
   enqueue(doc: Pick<DocumentRow, 'id'>): void {
-    if (this.stopped) return;
+    if (this.stopped || this.inProgress.has(doc.id)) return;
     this.queue.add(doc.id);
-    this.running ??= this.drain().finally(() => {
-      this.running = null;
-      if (this.queue.size > 0 && !this.stopped) this.enqueue({ id: [...this.queue][0] as number });
-    });
+    this.kick();
+  }
+
+  private kick(): void {
+    while (!this.stopped && this.active.size < this.concurrency && this.queue.size > 0) {
+      const id = this.queue.values().next().value as number;
+      this.queue.delete(id);
+      this.inProgress.add(id);
+      const run: Promise<void> = this.validate(id)
+        .catch((err: unknown) => {
+          this.events.onError?.();
+          this.log.error(
+            { event: 'validation.error', documentId: id, err },
+            'validation failed unexpectedly; the document stays received and is retried at the next start',
+          );
+        })
+        .finally(() => {
+          this.inProgress.delete(id);
+          this.active.delete(run);
+          this.kick();
+        });
+      this.active.add(run);
+    }
   }
 
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.active.size > 0) await Promise.all([...this.active]);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.queue.clear();
-    if (this.running) await this.running;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.size > 0 && !this.stopped) {
-      const id = [...this.queue][0] as number;
-      this.queue.delete(id);
-      try {
-        await this.validate(id);
-      } catch (err) {
-        this.events.onError?.();
-        this.log.error(
-          { event: 'validation.error', documentId: id, err },
-          'validation failed unexpectedly; the document stays received and is retried at the next start',
-        );
-      }
-    }
+    await this.idle();
+    await this.pool.close();
   }
 
   private async validate(id: number): Promise<void> {
     const doc = this.store.getDocument(id);
     if (!doc || doc.state !== 'received' || !doc.path) return;
     const bytes = await fsp.readFile(doc.path);
-    const r = await validateFile(doc.originalName, bytes, {
+    const verdict = await this.pool.validate(doc.originalName, bytes, {
       fileName: this.config.validation.fileName,
       maxFileBytes: this.config.intake.maxFileBytes,
       trustedCAs: this.trustedCAs,
       now: new Date(),
-      findSent: (keys) => this.store.findSentKeys(keys, doc.id),
     });
+    if (this.store.getDocument(id)?.state !== 'received') return;
+    // The uniqueness check (00404) and the commit run in one synchronous stretch, so two files
+    // validated in parallel cannot both pass with the same invoice.
+    const duplicates = verdict.valid
+      ? duplicateFindings(verdict.keys, (keys) => this.store.findSentKeys(keys, doc.id))
+      : [];
+    const r = {
+      ...verdict,
+      errors: [...verdict.errors, ...duplicates],
+      valid: verdict.valid && duplicates.length === 0,
+    };
     if (r.valid) {
       this.store.markValidated(doc.id, r.keys, 'valid', {
         warnings: r.warnings,

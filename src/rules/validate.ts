@@ -141,26 +141,33 @@ export async function validateFile(
   warnings.push(...checkRegistry(root));
 
   const keys = root.name === 'FatturaElettronica' ? invoiceKeys(root) : [];
-  if (opts.findSent && keys.length > 0) {
-    for (const hit of opts.findSent(keys)) {
-      errors.push(
-        finding(
-          '00404',
-          `Invoice number ${hit.key.numero} of ${hit.key.data} from ${hit.key.cedente} was already sent (document ${hit.documentId}, ${hit.name}): SdI would reject it as a duplicate.`,
-          `La fattura numero ${hit.key.numero} del ${hit.key.data} di ${hit.key.cedente} è già stata inviata (documento ${hit.documentId}, ${hit.name}): lo SdI la scarterebbe come duplicata.`,
-          {
-            path: `/FatturaElettronica/FatturaElettronicaBody[${hit.key.body}]/DatiGenerali/DatiGeneraliDocumento/Numero`,
-            line: hit.key.line,
-            column: hit.key.column,
-          },
-        ),
-      );
-    }
-  }
+  if (opts.findSent) errors.push(...duplicateFindings(keys, opts.findSent));
   return result({ errors, warnings, xml, root, keys, signed, ...(format ? { format } : {}) });
 }
 
 export { keyIdentity };
+
+/** 00404: the invoices of `keys` already sent (or about to be), found by `findSent`. */
+export function duplicateFindings(
+  keys: InvoiceKey[],
+  findSent: NonNullable<ValidationOptions['findSent']>,
+): Finding[] {
+  if (keys.length === 0) return [];
+  return findSent(keys).map((hit) =>
+    withField(
+      finding(
+        '00404',
+        `Invoice number ${hit.key.numero} of ${hit.key.data} from ${hit.key.cedente} was already sent (document ${hit.documentId}, ${hit.name}): SdI would reject it as a duplicate.`,
+        `La fattura numero ${hit.key.numero} del ${hit.key.data} di ${hit.key.cedente} è già stata inviata (documento ${hit.documentId}, ${hit.name}): lo SdI la scarterebbe come duplicata.`,
+        {
+          path: `/FatturaElettronica/FatturaElettronicaBody[${hit.key.body}]/DatiGenerali/DatiGeneraliDocumento/Numero`,
+          line: hit.key.line,
+          column: hit.key.column,
+        },
+      ),
+    ),
+  );
+}
 
 /** The cedente's name, for messages and searches. */
 export function cedenteName(root: XmlElement): string | undefined {

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type * as PoolTypes from '../../src/rules/pool.js';
+import { validateFile } from '../../src/rules/validate.js';
+
+// The pool's workers run the compiled code (dist/, built by `npm test` before the tests).
+const { ValidationPool } = (await import(
+  path.resolve(import.meta.dirname, '../../dist/rules/pool.js')
+)) as typeof PoolTypes;
+
+const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
+const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
+const line = /<DettaglioLinee>[\s\S]*?<\/DettaglioLinee>/.exec(FPR01)?.[0] ?? '';
+/** About 400 KB: over the pool's in-thread threshold. */
+const large = (n: number, broken = false): Buffer =>
+  Buffer.from(
+    FPR01.replace(line, line.repeat(2000))
+      .replace(/<Numero>[^<]*<\/Numero>/, `<Numero>L${n}</Numero>`)
+      .replace(
+        '<ImponibileImporto>5.00</ImponibileImporto>',
+        '<ImponibileImporto>10000.00</ImponibileImporto>',
+      )
+      .replace('<Imposta>1.10</Imposta>', '<Imposta>2200.00</Imposta>')
+      .replace('<Quantita>', broken ? '<Quantita>x' : '<Quantita>'),
+  );
+
+const pool = new ValidationPool(2);
+afterAll(() => pool.close());
+
+describe('validation pool (worker threads)', () => {
+  it('runs real workers and gives the same verdict as validation in the calling thread', async () => {
+    expect(pool.size).toBe(2);
+    for (const bytes of [large(1), large(2, true), Buffer.from(FPR01)]) {
+      const inThread = await validateFile('IT01234567890_00001.xml', bytes, { fileName: 'off' });
+      const pooled = await pool.validate('IT01234567890_00001.xml', bytes, { fileName: 'off' });
+      expect(pooled.valid).toBe(inThread.valid);
+      expect(pooled.errors).toEqual(inThread.errors);
+      expect(pooled.warnings).toEqual(inThread.warnings);
+      expect(pooled.keys).toEqual(inThread.keys);
+    }
+  });
+
+  it('many files at once: every one gets its own verdict', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => large(i, i % 3 === 0));
+    const verdicts = await Promise.all(files.map((f) => pool.validate('IT01234567890_00001.xml', f)));
+    expect(verdicts.map((v) => v.valid)).toEqual(files.map((_, i) => i % 3 !== 0));
+    // Structurally broken files stop before their keys are read.
+    expect(verdicts.map((v) => v.keys[0]?.numero)).toEqual(
+      files.map((_, i) => (i % 3 === 0 ? undefined : `L${i}`)),
+    );
+  });
+
+  it('a closed pool refuses work', async () => {
+    const p = new ValidationPool(1);
+    await p.close();
+    await expect(p.validate('x.xml', large(0))).rejects.toThrow(/closed/);
+  });
+});
