@@ -444,6 +444,7 @@ describe('limits and robustness', () => {
       nsAttrs: {},
       children,
       text: '',
+      cdata: false,
       line: 1,
       column: 1,
     });
