@@ -1,10 +1,12 @@
 import type { XmlElement } from '../invoice/xml.js';
 import { finding, type Finding } from './finding.js';
 import { MODELS, modelFor, type DocumentModel } from '../invoice/model/index.js';
+import { simple } from '../invoice/model/types.js';
 import type {
   AttributeDef,
   DecimalFormat,
   NodeDecl,
+  SimpleBase,
   SimpleType,
   State,
   Text2,
@@ -38,6 +40,82 @@ export function validateStructure(root: XmlElement): Finding[] {
 const MAX_ERRORS = 50;
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 const XSI_PREFIX = `{${XSI}}`;
+const XSD_NS = 'http://www.w3.org/2001/XMLSchema';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+const NC = '[A-Za-z_\\u00C0-\\uFFFF][A-Za-z0-9_.\\-\\u00B7\\u00C0-\\uFFFF]*';
+const QNAME = new RegExp(`^(?:(${NC}):)?(${NC})$`);
+
+/** Built-in types and the built-in types they derive from (themselves first). */
+const BUILTIN_ANCESTORS: Record<SimpleBase, readonly string[]> = {
+  string: ['string'],
+  normalizedString: ['normalizedString', 'string'],
+  token: ['token', 'normalizedString', 'string'],
+  ID: ['ID', 'NCName', 'Name', 'token', 'normalizedString', 'string'],
+  decimal: ['decimal'],
+  integer: ['integer', 'decimal'],
+  date: ['date'],
+  dateTime: ['dateTime'],
+  base64Binary: ['base64Binary'],
+  anyURI: ['anyURI'],
+};
+
+/** A type (as a declaration using it) is `decl`'s type or derived from it by restriction. */
+function derivesFrom(t: NodeDecl, decl: NodeDecl): boolean {
+  if (t.complex || decl.complex) return t.complex === decl.complex && t.simple === decl.simple;
+  const ts = t.simple;
+  const ds = decl.simple;
+  if (!ts || !ds) return false;
+  if (ts === ds || ts.name === ds.name) return true;
+  // The models' named simple types all restrict a built-in type directly.
+  return ds.name.startsWith('xs:') && BUILTIN_ANCESTORS[ts.base].includes(ds.name.slice(3));
+}
+
+const typeRegistry = new WeakMap<DocumentModel, Map<string, NodeDecl>>();
+
+/** The named types of a model (and the built-in types it derives from) by `{ns}local`. */
+function namedTypes(model: DocumentModel): Map<string, NodeDecl> {
+  let types = typeRegistry.get(model);
+  if (types) return types;
+  const found = new Map<string, NodeDecl>();
+  const asDecl = (t: SimpleType): NodeDecl => ({
+    name: t.name,
+    ns: '',
+    number: '',
+    label: t.name,
+    typeName: t.name,
+    simple: t,
+    complex: null,
+    automaton: null,
+    children: [],
+    byKey: new Map(),
+    default: undefined,
+    attributes: [],
+    modelPath: '',
+  });
+  const addSimple = (t: SimpleType, ns: string, decl?: NodeDecl): void => {
+    const key = t.name.startsWith('xs:') ? `{${XSD_NS}}${t.name.slice(3)}` : `{${ns}}${t.name}`;
+    if (!found.has(key)) found.set(key, decl && !decl.complex ? decl : asDecl(t));
+  };
+  const seen = new Set<NodeDecl>();
+  const walk = (d: NodeDecl): void => {
+    if (seen.has(d)) return;
+    seen.add(d);
+    const ns = d.ns === '' ? model.ns : d.ns;
+    if (d.complex) {
+      const key = `{${d.complex.targetNs}}${d.complex.name}`;
+      if (d.complex.name && !found.has(key)) found.set(key, d);
+    } else if (d.simple) addSimple(d.simple, ns, d);
+    for (const a of d.attributes) addSimple(a.type, ns);
+    for (const c of d.children) if (c) walk(c);
+  };
+  walk(model.root);
+  for (const g of model.globals.values()) walk(g);
+  for (const b of Object.keys(BUILTIN_ANCESTORS) as SimpleBase[])
+    addSimple(simple({ name: `xs:${b}`, base: b }), XSD_NS);
+  types = found;
+  typeRegistry.set(model, types);
+  return types;
+}
 
 function rootError(root: XmlElement): Finding {
   const expected = MODELS.map((m) => `${m.rootName} (${m.ns})`).join(', ');
@@ -116,9 +194,10 @@ class Validator {
     );
   }
 
-  element(el: XmlElement, decl: NodeDecl): void {
+  element(el: XmlElement, declared: NodeDecl): void {
     if (this.stopped) return;
     this.stack.push(el);
+    const decl = this.xsiType(el, declared);
     this.attributes(el, decl);
     if (decl.simple) {
       if (el.children.length > 0) {
@@ -130,7 +209,8 @@ class Validator {
           c,
         );
       } else {
-        const text = el.text === '' && decl.default !== undefined ? decl.default : el.text;
+        // The default applies to an empty element; an empty CDATA section is a value (libxml2).
+        const text = el.text === '' && !el.cdata && decl.default !== undefined ? decl.default : el.text;
         const p = checkValue(text, decl.simple, el.name);
         if (p) this.report(decl.label, p.en, p.it, el);
         else if (decl.simple.base === 'ID') this.uniqueId(collapse(text), decl.label, el);
@@ -219,17 +299,24 @@ class Validator {
       this.stack.pop();
       return;
     }
-    // Lax: elements with a global declaration are validated, the rest is skipped (an xsi:type
-    // there would name a type to validate against: none outside the models can be resolved).
+    // Lax: elements with a global declaration are validated, the rest is skipped, unless an
+    // xsi:type names a type of the models: then the element is validated against that type.
     this.stack.push(c);
     const xsiType = c.nsAttrs[`${XSI_PREFIX}type`];
-    if (xsiType !== undefined)
+    if (xsiType !== undefined) {
+      const t = this.typeByQName(xsiType);
+      if (t) {
+        this.stack.pop();
+        this.element(c, { ...t, name: c.name, ns: c.ns, number: '', label: c.name, default: undefined });
+        return;
+      }
       this.report(
         c.name,
         `xsi:type '${show(xsiType)}' on ${c.name} does not name a known type.`,
         `xsi:type '${show(xsiType)}' su ${c.name} non indica un tipo noto.`,
         c,
       );
+    }
     for (const d of c.children) {
       if (this.stopped) break;
       this.wildcard(d, w);
@@ -422,19 +509,7 @@ class Validator {
       if (k.startsWith(XSI_PREFIX)) {
         const local = k.slice(XSI_PREFIX.length);
         if (local === 'schemaLocation' || local === 'noNamespaceSchemaLocation') continue;
-        if (local === 'type') {
-          const v = collapse(el.nsAttrs[k] as string);
-          const typeLocal = v.slice(v.indexOf(':') + 1);
-          const declared = decl.typeName.startsWith('xs:') ? decl.typeName.slice(3) : decl.typeName;
-          if (typeLocal === declared) continue;
-          this.report(
-            decl.label,
-            `xsi:type '${v}' on ${el.name} does not match its type ${decl.typeName}.`,
-            `xsi:type '${v}' su ${el.name} non corrisponde al tipo ${decl.typeName}.`,
-            el,
-          );
-          continue;
-        }
+        if (local === 'type') continue; // See xsiType().
         if (local === 'nil') {
           this.report(
             decl.label,
@@ -452,6 +527,69 @@ class Validator {
         el,
       );
     }
+  }
+
+  /**
+   * The declaration to validate `el` by: `decl`, or the type named by its xsi:type when that type
+   * is `decl`'s own or validly derived from it (restriction of a built-in type), with `decl`'s
+   * name, label and default. Reports an xsi:type that does not resolve or is not derived.
+   */
+  private xsiType(el: XmlElement, decl: NodeDecl): NodeDecl {
+    const v = el.nsAttrs[`${XSI_PREFIX}type`];
+    if (v === undefined) return decl;
+    const t = this.typeByQName(v);
+    if (!t) {
+      this.report(
+        decl.label,
+        `xsi:type '${show(v)}' on ${el.name} does not name a known type.`,
+        `xsi:type '${show(v)}' su ${el.name} non indica un tipo noto.`,
+        el,
+      );
+      return decl;
+    }
+    if (!derivesFrom(t, decl)) {
+      this.report(
+        decl.label,
+        `xsi:type '${show(v)}' on ${el.name} is not its type ${decl.typeName} nor derived from it.`,
+        `xsi:type '${show(v)}' su ${el.name} non è il suo tipo ${decl.typeName} né un suo derivato.`,
+        el,
+      );
+      return decl;
+    }
+    if (t.complex === decl.complex && t.simple === decl.simple) return decl;
+    return {
+      ...t,
+      name: decl.name,
+      ns: decl.ns,
+      number: decl.number,
+      label: decl.label,
+      default: decl.default,
+    };
+  }
+
+  /**
+   * The type a QName (an xsi:type value) names, taken as it is (libxml2 does not collapse it).
+   * Prefixes resolve through the elements in scope: parseXml keeps no namespace declarations, so a
+   * prefix that no enclosing element uses cannot be resolved; an unprefixed name takes the
+   * namespace of the nearest unprefixed enclosing element (none: no namespace).
+   */
+  private typeByQName(v: string): NodeDecl | undefined {
+    const m = QNAME.exec(v);
+    if (!m) return undefined;
+    const prefix = m[1] ?? '';
+    const local = m[2] as string;
+    let ns: string | undefined = prefix === 'xml' ? XML_NS : prefix === '' ? '' : undefined;
+    if (prefix !== 'xml') {
+      for (let i = this.stack.length - 1; i >= 0; i--) {
+        const e = this.stack[i] as XmlElement;
+        if (e.prefix === prefix) {
+          ns = e.ns;
+          break;
+        }
+      }
+    }
+    if (ns === undefined) return undefined;
+    return namedTypes(this.model).get(`{${ns}}${local}`);
   }
 
   private uniqueId(id: string, field: string, el: XmlElement): void {
