@@ -61,6 +61,18 @@ function each(c: Ctx, rel: string): { el: XmlElement; path: string }[] {
   return cur;
 }
 
+/** The calendar day (YYYY-MM-DD) in Italy at `d`: SdI dates its receipts in Europe/Rome time. */
+const ROME_DAY = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'Europe/Rome',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+});
+function romeDate(d: Date): string {
+  const part = (t: string) => ROME_DAY.formatToParts(d).find((p) => p.type === t)?.value ?? '';
+  return `${part('year')}-${part('month')}-${part('day')}`;
+}
+
 const isZero = (b: Big | null): boolean => b !== null && b.eq(0);
 
 /** 00400/00401 (lines), 00413/00414 (cassa), 00429/00430 (riepilogo): rate 0 needs Natura; not 0 forbids it. */
@@ -132,7 +144,7 @@ const CHECKS: Check[] = [
   (c) => {
     const d = each(c, 'DatiGenerali/DatiGeneraliDocumento/Data')[0];
     if (!d) return [];
-    const today = c.now.toISOString().slice(0, 10);
+    const today = romeDate(c.now);
     const v = d.el.text.trim();
     return v > today
       ? [
