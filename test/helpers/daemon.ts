@@ -74,6 +74,32 @@ export function waitForEvent(logFile: string, event: string, from = 0, timeoutMs
   );
 }
 
+/**
+ * Writes `<dir>/fatturad.yaml` for a test daemon: state in `<dir>/var`, JSON logs, a free health
+ * port, one drop folder, validation off unless asked for, and the given intake settings.
+ */
+export function writeDaemonConfig(
+  dir: string,
+  outbox: string,
+  opts: { validation?: boolean; intake?: Record<string, number> } = {},
+): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const cfg = path.join(dir, 'fatturad.yaml');
+  fs.writeFileSync(
+    cfg,
+    [
+      `dataDir: ${dir}/var`,
+      'log: { level: info, format: json }',
+      'http: { port: 0 }',
+      ...(opts.validation ? [] : ['validation: { enabled: false }']),
+      'intake:',
+      `  folders: [{ path: ${outbox} }]`,
+      ...Object.entries(opts.intake ?? {}).map(([k, v]) => `  ${k}: ${v}`),
+    ].join('\n'),
+  );
+  return cfg;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be repeated from its seed. */

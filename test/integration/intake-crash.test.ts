@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prng, readLog, runCli, sleep, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import {
+  prng,
+  readLog,
+  runCli,
+  sleep,
+  waitFor,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildZip } from '../helpers/zip-writer.js';
 
@@ -130,21 +138,7 @@ describe(`intake under SIGKILL (seed ${SEED})`, () => {
     const staging = path.join(dir, 'staging');
     fs.mkdirSync(outbox, { recursive: true });
     fs.mkdirSync(staging, { recursive: true });
-    const cfg = path.join(dir, 'fatturad.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `dataDir: ${dir}/var`,
-        'log: { level: info, format: json }',
-        'http: { port: 0 }',
-        'validation: { enabled: false }',
-        'intake:',
-        `  folders: [{ path: ${outbox} }]`,
-        '  stableMs: 400',
-        '  rescanMs: 1000',
-        '  batchSize: 64',
-      ].join('\n'),
-    );
+    const cfg = writeDaemonConfig(dir, outbox, { intake: { stableMs: 400, rescanMs: 1000, batchSize: 64 } });
     const logFile = path.join(dir, 'daemon.log');
     const inputs = makeInputs();
     expect(inputs).toHaveLength(1000);

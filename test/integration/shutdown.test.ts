@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readLog, runCli, waitFor, waitForEvent } from '../helpers/daemon.js';
+import { readLog, runCli, waitFor, waitForEvent, writeDaemonConfig } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const t = tempDir('fatturad-shutdown-');
@@ -21,25 +21,8 @@ function get(port: number, p: string): Promise<{ status: number; body: string }>
   });
 }
 
-function writeConfig(dir: string, outbox: string, extra: string[] = []): string {
-  fs.mkdirSync(dir, { recursive: true });
-  const cfg = path.join(dir, 'fatturad.yaml');
-  fs.writeFileSync(
-    cfg,
-    [
-      `dataDir: ${dir}/var`,
-      'log: { level: info, format: json }',
-      'http: { port: 0 }',
-      'validation: { enabled: false }',
-      'intake:',
-      `  folders: [{ path: ${outbox} }]`,
-      '  stableMs: 0',
-      '  batchSize: 16',
-      ...extra,
-    ].join('\n'),
-  );
-  return cfg;
-}
+const writeConfig = (dir: string, outbox: string): string =>
+  writeDaemonConfig(dir, outbox, { intake: { stableMs: 0, batchSize: 16 } });
 
 describe('daemon lifecycle', () => {
   it(

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, runCli, waitFor, waitForEvent } from '../helpers/daemon.js';
+import { CLI, runCli, waitFor, waitForEvent, writeDaemonConfig } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -98,18 +98,7 @@ describe('the daemon validates every claimed document', () => {
       const dir = path.join(t.dir, 'daemon');
       const outbox = path.join(dir, 'outbox');
       fs.mkdirSync(outbox, { recursive: true });
-      const cfg = path.join(dir, 'fatturad.yaml');
-      fs.writeFileSync(
-        cfg,
-        [
-          `dataDir: ${dir}/var`,
-          'log: { level: info, format: json }',
-          'http: { port: 0 }',
-          'intake:',
-          `  folders: [{ path: ${outbox} }]`,
-          '  stableMs: 0',
-        ].join('\n'),
-      );
+      const cfg = writeDaemonConfig(dir, outbox, { validation: true, intake: { stableMs: 0 } });
       const logFile = path.join(dir, 'log');
       const d = runCli(['start', '--config', cfg], logFile);
       await waitForEvent(logFile, 'daemon.ready');
