@@ -1,4 +1,5 @@
 import type { XmlElement } from '../../src/invoice/xml.js';
+import { prng } from '../helpers/daemon.js';
 
 /**
  * Seeded, deterministic mutation generator for the differential test against the official XSD
@@ -22,19 +23,12 @@ const NS_XML = 'http://www.w3.org/XML/1998/namespace';
 const NS_XS = 'http://www.w3.org/2001/XMLSchema';
 
 // ---------------------------------------------------------------------------------------------
-// PRNG (mulberry32).
+// Seeded choices over the project's test PRNG (mulberry32), so a failing seed can be replayed.
 
 export class Rng {
-  private a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = prng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
