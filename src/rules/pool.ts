@@ -24,6 +24,18 @@ export interface Verdict {
   format?: string;
 }
 
+/** The part of a validation result that crosses the thread boundary. */
+export function toVerdict(r: ValidationResult): Verdict {
+  return {
+    valid: r.valid,
+    errors: r.errors,
+    warnings: r.warnings,
+    keys: r.keys,
+    signed: r.signed,
+    ...(r.format ? { format: r.format } : {}),
+  };
+}
+
 export type PoolOptions = Omit<ValidationOptions, 'findSent' | 'now' | 'trustedCAs'> & {
   trustedCAs?: Buffer[];
   now?: Date;
@@ -126,15 +138,7 @@ export class ValidationPool {
     if (this.closed) throw new Error('validation pool is closed');
     const now = opts.now ?? new Date();
     if (this.slots.length === 0 || bytes.length < this.minBytes) {
-      const r = await validateFile(name, bytes, { ...opts, now });
-      return {
-        valid: r.valid,
-        errors: r.errors,
-        warnings: r.warnings,
-        keys: r.keys,
-        signed: r.signed,
-        ...(r.format ? { format: r.format } : {}),
-      };
+      return toVerdict(await validateFile(name, bytes, { ...opts, now }));
     }
     const { trustedCAs = [], now: _now, ...rest } = opts;
     const req: PoolRequest = {

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { validateFile } from './validate.js';
-import type { PoolRequest, PoolResponse } from './pool.js';
+import { toVerdict, type PoolRequest, type PoolResponse } from './pool.js';
 
 /** A validation worker thread: validates the files the pool sends, one at a time. */
 const port = parentPort;
@@ -14,18 +14,7 @@ if (port) {
           trustedCAs: req.opts.trustedCAs.map((b) => Buffer.from(b)),
           now: new Date(req.opts.now),
         });
-        res = {
-          id: req.id,
-          ok: true,
-          verdict: {
-            valid: r.valid,
-            errors: r.errors,
-            warnings: r.warnings,
-            keys: r.keys,
-            signed: r.signed,
-            ...(r.format ? { format: r.format } : {}),
-          },
-        };
+        res = { id: req.id, ok: true, verdict: toVerdict(r) };
       } catch (err) {
         res = {
           id: req.id,
