@@ -127,17 +127,17 @@ export class TestPki {
     return { cert, key };
   }
 
-  /** A CAdES-BES attached signature of `content` by `signer`. */
+  /** A CAdES-BES signature of `content` by `signer`: attached, unless `detached` (no content inside). */
   sign(
     content: Buffer,
     signer: Issued,
-    opts: { form?: 'DER' | 'PEM'; stream?: boolean; noSigningTime?: boolean } = {},
+    opts: { form?: 'DER' | 'PEM'; stream?: boolean; noSigningTime?: boolean; detached?: boolean } = {},
   ): Buffer {
     const args = [
       'cms',
       '-sign',
       '-binary',
-      '-nodetach',
+      ...(opts.detached ? [] : ['-nodetach']),
       '-md',
       'sha256',
       '-signer',
@@ -151,25 +151,5 @@ export class TestPki {
     else args.push('-cades');
     args.push(opts.stream ? '-stream' : '-noindef');
     return openssl(args, content);
-  }
-
-  /** A detached signature: the file holds no content. */
-  signDetached(content: Buffer, signer: Issued): Buffer {
-    return openssl(
-      [
-        'cms',
-        '-sign',
-        '-binary',
-        '-md',
-        'sha256',
-        '-signer',
-        signer.cert,
-        '-inkey',
-        signer.key,
-        '-outform',
-        'DER',
-      ],
-      content,
-    );
   }
 }
