@@ -69,7 +69,8 @@ const ROME_DAY = new Intl.DateTimeFormat('en-US', {
   day: '2-digit',
 });
 function romeDate(d: Date): string {
-  const part = (t: string) => ROME_DAY.formatToParts(d).find((p) => p.type === t)?.value ?? '';
+  const parts = ROME_DAY.formatToParts(d);
+  const part = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
   return `${part('year')}-${part('month')}-${part('day')}`;
 }
 
