@@ -1,5 +1,6 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { finding, type Finding } from '../rules/finding.js';
+import { parseFast } from './xml-fast.js';
 
 /**
  * Bytes to an element tree with line and column numbers, safely: no DTD is ever read, so no
@@ -35,6 +36,11 @@ export type ParseResult =
 export interface ParseOptions {
   /** Deepest nesting accepted (FatturaPA needs about 10). */
   maxDepth?: number;
+  /**
+   * 'auto' (default): the fast reader (xml-fast.ts) and, when it declines, saxes. 'saxes': saxes
+   * only (tests compare the two).
+   */
+  engine?: 'auto' | 'saxes';
 }
 
 const err = (message: string, messageIt: string, line?: number, column?: number): Finding =>
@@ -183,6 +189,10 @@ export function parseXml(bytes: Buffer, opts: ParseOptions = {}): ParseResult {
 
 export function parseXmlText(text: string, encoding: string, opts: ParseOptions = {}): ParseResult {
   const maxDepth = opts.maxDepth ?? 64;
+  if (opts.engine !== 'saxes') {
+    const root = parseFast(text, maxDepth);
+    if (root !== null) return { ok: true, root, encoding };
+  }
   const parser = new SaxesParser({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
@@ -206,10 +216,23 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
       ),
     ),
   );
+  // Where each "<" stands. saxes announces a start tag only after the character that ends its
+  // name, which may be a line break: its own line and column would then point past the tag, so
+  // the position is found in the text and counted here (CR LF, CR and LF each end a line;
+  // columns count characters, as saxes does).
+  const breaks = /\r\n?|\n/g;
+  let lineStart = 0;
+  let line = 1;
   parser.on('opentagstart', (tag) => {
-    startLine = parser.line;
-    // The parser has read "<name" (saxes columns are 0-based): report the 1-based column of "<".
-    startCol = Math.max(1, parser.column - tag.name.length - 1);
+    const lt = text.lastIndexOf(`<${tag.name}`, parser.position - 1);
+    breaks.lastIndex = lineStart;
+    for (let m = breaks.exec(text); m !== null && m.index < lt; m = breaks.exec(text)) {
+      line++;
+      lineStart = breaks.lastIndex;
+    }
+    const before = text.slice(lineStart, lt);
+    startLine = line;
+    startCol = 1 + (/[\ud800-\udbff]/.test(before) ? [...before].length : before.length);
   });
   parser.on('opentag', (tag: SaxesTagNS) => {
     if (stop) return;
@@ -220,7 +243,19 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
     const attributes = tag.attributes;
     for (const key in attributes) {
       const a = attributes[key] as (typeof attributes)[string];
-      if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
+      if (a.prefix === 'xmlns' || a.name === 'xmlns') {
+        // saxes trims namespace names; XML does not (xmllint then sees another namespace).
+        if (a.value !== a.value.trim())
+          fail(
+            err(
+              `The namespace name in ${a.name}="${a.value}" has spaces around it: it does not name the namespace it seems to.`,
+              `Il nome di namespace in ${a.name}="${a.value}" ha spazi attorno: non indica il namespace che sembra.`,
+              startLine,
+              startCol,
+            ),
+          );
+        continue;
+      }
       if (a.uri) {
         if (nsAttrs === NO_ATTRS) nsAttrs = {};
         nsAttrs[`{${a.uri}}${a.local}`] = a.value;
