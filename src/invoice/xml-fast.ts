@@ -29,6 +29,14 @@ type Scope = Record<string, string>;
 const ROOT_SCOPE: Scope = Object.assign(Object.create(null) as Scope, { xml: XML_NS, '': '' });
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9;
+/** Only XML white space (line ends are already LF here). */
+export function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 32 && c !== 10 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
 const isNameStart = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
 const isNameChar = (c: number): boolean =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46;
@@ -115,7 +123,9 @@ export function parseFast(source: string, maxDepth: number): XmlElement | null {
           if (d === undefined) return null;
           s = d;
         }
-        top.text = top.text === '' ? s : top.text + s;
+        // Indentation between child elements is not kept (see XmlElement.text).
+        if (top.text !== '' || top.children.length === 0 || !isBlank(s))
+          top.text = top.text === '' ? s : top.text + s;
       }
     }
     if (lt === -1) break;
@@ -308,8 +318,10 @@ export function parseFast(source: string, maxDepth: number): XmlElement | null {
       line,
       column: lt - lineStart + 1,
     };
-    if (top !== null) top.children.push(el);
-    else root = el;
+    if (top !== null) {
+      if (top.children.length === 0 && top.text !== '' && isBlank(top.text)) top.text = '';
+      top.children.push(el);
+    } else root = el;
     pos = p;
     if (stack.length >= maxDepth) return null;
     if (!selfClosing) {

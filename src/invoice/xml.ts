@@ -1,6 +1,7 @@
-import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { createRequire } from 'node:module';
+import type * as Saxes from 'saxes';
 import { finding, type Finding } from '../rules/finding.js';
-import { parseFast } from './xml-fast.js';
+import { isBlank, parseFast } from './xml-fast.js';
 
 /**
  * Bytes to an element tree with line and column numbers, safely: no DTD is ever read, so no
@@ -21,7 +22,11 @@ export interface XmlElement {
   /** Namespaced attributes other than xmlns, by `{uri}local`. */
   nsAttrs: Record<string, string>;
   children: XmlElement[];
-  /** Concatenated character data directly inside this element (text and CDATA). */
+  /**
+   * Concatenated character data directly inside this element (text and CDATA). An element with
+   * child elements keeps no white space between them: its text is '' unless it holds other
+   * characters (a 5 MB invoice has over 100,000 such runs of indentation).
+   */
   text: string;
   /** True when a CDATA section stands directly inside the element. */
   cdata: boolean;
@@ -181,6 +186,11 @@ function firstInvalidUtf8(b: Buffer): number {
 
 const NO_ATTRS: Record<string, string> = Object.freeze({});
 
+// saxes is needed only when the fast reader declines (a malformed file, a rare construct): it is
+// loaded then, synchronously (it is a CommonJS package).
+let saxes: typeof Saxes | undefined;
+const loadSaxes = (): typeof Saxes => (saxes ??= createRequire(import.meta.url)('saxes') as typeof Saxes);
+
 export function parseXml(bytes: Buffer, opts: ParseOptions = {}): ParseResult {
   const decoded = decodeXml(bytes);
   if (!decoded.ok) return { ok: false, errors: [decoded.error] };
@@ -193,7 +203,7 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
     const root = parseFast(text, maxDepth);
     if (root !== null) return { ok: true, root, encoding };
   }
-  const parser = new SaxesParser({ xmlns: true, position: true });
+  const parser = new (loadSaxes().SaxesParser)({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
   const errors: Finding[] = [];
@@ -234,7 +244,7 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
     startLine = line;
     startCol = 1 + (/[\ud800-\udbff]/.test(before) ? [...before].length : before.length);
   });
-  parser.on('opentag', (tag: SaxesTagNS) => {
+  parser.on('opentag', (tag: Saxes.SaxesTagNS) => {
     if (stop) return;
     // Most elements have no attributes: they share one frozen empty record (121,000 elements in
     // a 5 MB file; every allocation counts).
@@ -277,8 +287,10 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
       column: startCol,
     };
     const parent = stack[stack.length - 1];
-    if (parent) parent.children.push(el);
-    else root = el;
+    if (parent) {
+      if (parent.children.length === 0 && parent.text !== '' && isBlank(parent.text)) parent.text = '';
+      parent.children.push(el);
+    } else root = el;
     stack.push(el);
     if (stack.length > maxDepth) {
       fail(
@@ -296,7 +308,7 @@ export function parseXmlText(text: string, encoding: string, opts: ParseOptions 
   });
   parser.on('text', (t: string) => {
     const top = stack[stack.length - 1];
-    if (top) top.text += t;
+    if (top && (top.text !== '' || top.children.length === 0 || !isBlank(t))) top.text += t;
   });
   parser.on('cdata', (t: string) => {
     const top = stack[stack.length - 1];
