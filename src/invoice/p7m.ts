@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as Asn1js from 'asn1js';
+import type * as Pkijs from 'pkijs';
 import { finding, type Finding } from '../rules/finding.js';
 
 /**
@@ -9,15 +9,27 @@ import { finding, type Finding } from '../rules/finding.js';
  * indefinite lengths, and signatures nested a few times. Garbage gets a finding, never a throw.
  */
 
-pkijs.setEngine(
-  'node',
-  new pkijs.CryptoEngine({
-    name: 'node',
-    // pkijs types this as the DOM's Crypto, which this Node-only build does not load.
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unnecessary-type-assertion
-    crypto: crypto.webcrypto as unknown as pkijs.CryptoEngineParameters['crypto'],
-  }),
-);
+// pkijs and asn1js are loaded at the first signed file: together they take about 20 MB, which a
+// daemon that only ever sees unsigned XML does not need to carry.
+let asn1js: typeof Asn1js;
+let pkijs: typeof Pkijs;
+let loading: Promise<void> | undefined;
+function loadPki(): Promise<void> {
+  loading ??= (async (): Promise<void> => {
+    asn1js = await import('asn1js');
+    pkijs = await import('pkijs');
+    pkijs.setEngine(
+      'node',
+      new pkijs.CryptoEngine({
+        name: 'node',
+        // pkijs types this as the DOM's Crypto, which this Node-only build does not load.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unnecessary-type-assertion
+        crypto: crypto.webcrypto as unknown as Pkijs.CryptoEngineParameters['crypto'],
+      }),
+    );
+  })();
+  return loading;
+}
 
 export interface SignerInfo {
   subject: string;
@@ -72,7 +84,7 @@ const unreadable = (why: string, whyIt: string): Finding =>
     `Il file firmato non è leggibile come firma CAdES: ${whyIt}.`,
   );
 
-function name(rdn: pkijs.RelativeDistinguishedNames): string {
+function name(rdn: Pkijs.RelativeDistinguishedNames): string {
   return rdn.typesAndValues
     .map((tv) => {
       const v = tv.value as { valueBlock?: { value?: unknown } };
@@ -89,18 +101,18 @@ function name(rdn: pkijs.RelativeDistinguishedNames): string {
 }
 
 /** The eContent bytes, joining the pieces of a constructed (BER) OCTET STRING. */
-function eContentBytes(sd: pkijs.SignedData): Buffer | null {
+function eContentBytes(sd: Pkijs.SignedData): Buffer | null {
   const ec = sd.encapContentInfo.eContent;
   if (!ec) return null;
   if (ec.idBlock.isConstructed) {
-    const parts = (ec.valueBlock as unknown as { value: asn1js.OctetString[] }).value;
+    const parts = (ec.valueBlock as unknown as { value: Asn1js.OctetString[] }).value;
     return Buffer.concat(parts.map((p) => Buffer.from(p.valueBlock.valueHexView)));
   }
   return Buffer.from(ec.valueBlock.valueHexView);
 }
 
-function parseCerts(pems: Buffer[]): pkijs.Certificate[] {
-  const out: pkijs.Certificate[] = [];
+function parseCerts(pems: Buffer[]): Pkijs.Certificate[] {
+  const out: Pkijs.Certificate[] = [];
   for (const b of pems) {
     const text = b.toString('latin1');
     const blocks = text.includes('-----BEGIN')
@@ -123,6 +135,7 @@ export async function unwrapP7m(
   bytes: Buffer,
   opts: { trustedCAs?: Buffer[]; now?: Date } = {},
 ): Promise<P7mResult> {
+  await loadPki();
   const now = opts.now ?? new Date();
   const trusted = parseCerts(opts.trustedCAs ?? []);
   const findings: Finding[] = [];
@@ -134,7 +147,7 @@ export async function unwrapP7m(
     const der = toDer(current);
     if (!der)
       return { ok: false, findings: [unreadable('neither DER nor base64', 'né DER né base64')], warnings };
-    let sd: pkijs.SignedData;
+    let sd: Pkijs.SignedData;
     try {
       const asn = asn1js.fromBER(new Uint8Array(der));
       if (asn.offset === -1) throw new Error(asn.result.error || 'bad ASN.1');
@@ -159,10 +172,10 @@ export async function unwrapP7m(
       };
     }
     for (let i = 0; i < sd.signerInfos.length; i++) {
-      const si = sd.signerInfos[i] as pkijs.SignerInfo;
+      const si = sd.signerInfos[i] as Pkijs.SignerInfo;
       const st = si.signedAttrs?.attributes.find((a) => a.type === SIGNING_TIME);
-      const signingTime = st ? ((st.values[0] as asn1js.UTCTime).toDate() ?? null) : null;
-      let res: pkijs.SignedDataVerifyResult | null = null;
+      const signingTime = st ? ((st.values[0] as Asn1js.UTCTime).toDate() ?? null) : null;
+      let res: Pkijs.SignedDataVerifyResult | null = null;
       try {
         res = await sd.verify({
           signer: i,
@@ -171,7 +184,7 @@ export async function unwrapP7m(
           checkDate: signingTime ?? now,
         });
       } catch (err) {
-        const e = err as { message?: string; signerCertificate?: pkijs.Certificate | null };
+        const e = err as { message?: string; signerCertificate?: Pkijs.Certificate | null };
         findings.push(
           finding(
             '00102',
