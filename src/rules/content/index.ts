@@ -27,9 +27,39 @@ interface Ctx {
 
 type Check = (c: Ctx) => Finding[];
 
+/**
+ * Amounts as exact decimals. The same few values come back on every line (the rate, the
+ * quantity, often the price), so parsed values are shared: big.js never changes a value in place.
+ */
+const DECIMALS = new Map<string, Big | null>();
 const dec = (s: string | undefined): Big | null => {
-  if (s === undefined || !/^-?[0-9]+(\.[0-9]+)?$/.test(s)) return null;
-  return new Big(s);
+  if (s === undefined) return null;
+  let v = DECIMALS.get(s);
+  if (v === undefined) {
+    v = /^-?[0-9]+(\.[0-9]+)?$/.test(s) ? new Big(s) : null;
+    if (DECIMALS.size >= 4096) DECIMALS.clear();
+    DECIMALS.set(s, v);
+  }
+  return v;
+};
+
+// Constants, parsed once (big.js parses a string or number argument at every comparison).
+const ZERO = new Big(0);
+const ONE = new Big(1);
+const CENT = new Big('0.01');
+const FOUR_HUNDRED = new Big(400);
+
+/** A rate as a grouping key ("22.00"), from its text. */
+const RATE_KEYS = new Map<string, string | null>();
+const rateKey = (s: string | undefined): string | null => {
+  if (s === undefined) return null;
+  let k = RATE_KEYS.get(s);
+  if (k === undefined) {
+    k = dec(s)?.toFixed(2) ?? null;
+    if (RATE_KEYS.size >= 1024) RATE_KEYS.clear();
+    RATE_KEYS.set(s, k);
+  }
+  return k;
 };
 
 const loc = (el: XmlElement | undefined, path: string): Partial<Finding> => ({
@@ -68,13 +98,21 @@ const ROME_DAY = new Intl.DateTimeFormat('en-US', {
   month: '2-digit',
   day: '2-digit',
 });
+let romeMinute = NaN;
+let romeDay = '';
 function romeDate(d: Date): string {
+  // Days change on a minute boundary in every time zone: one formatting per minute is exact
+  // (formatToParts cost a few percent of the whole validation of a small invoice).
+  const minute = Math.floor(d.getTime() / 60_000);
+  if (minute === romeMinute) return romeDay;
   const parts = ROME_DAY.formatToParts(d);
   const part = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
-  return `${part('year')}-${part('month')}-${part('day')}`;
+  romeMinute = minute;
+  romeDay = `${part('year')}-${part('month')}-${part('day')}`;
+  return romeDay;
 }
 
-const isZero = (b: Big | null): boolean => b !== null && b.eq(0);
+const isZero = (b: Big | null): boolean => b !== null && b.eq(ZERO);
 
 /** 00400/00401 (lines), 00413/00414 (cassa), 00429/00430 (riepilogo): rate 0 needs Natura; not 0 forbids it. */
 function naturaRule(
@@ -89,7 +127,7 @@ function naturaRule(
       const rate = dec(textAt(el, 'AliquotaIVA'));
       const natura = textAt(el, 'Natura');
       if (rate === null) return [];
-      if (rate.eq(0) && !natura) {
+      if (rate.eq(ZERO) && !natura) {
         return [
           finding(
             codeMissing,
@@ -99,7 +137,7 @@ function naturaRule(
           ),
         ];
       }
-      if (!rate.eq(0) && natura && c.tipo !== 'TD16') {
+      if (!rate.eq(ZERO) && natura && c.tipo !== 'TD16') {
         return [
           finding(
             codeForbidden,
@@ -221,7 +259,7 @@ const CHECKS: Check[] = [
   (c) => {
     const rates = new Set(
       rateLines(c)
-        .map(({ el }) => dec(textAt(el, 'AliquotaIVA'))?.toFixed(2))
+        .map(({ el }) => rateKey(textAt(el, 'AliquotaIVA')))
         .filter(Boolean),
     );
     const riepiloghi = each(c, 'DatiBeniServizi/DatiRiepilogo');
@@ -261,7 +299,7 @@ const CHECKS: Check[] = [
       if (!rate || !base || !tax) return [];
       const expected = rate.times(base).div(100).round(2, Big.roundHalfUp);
       const diff = tax.minus(expected).abs();
-      return diff.gt('0.01')
+      return diff.gt(CENT)
         ? [
             finding(
               '00421',
@@ -282,19 +320,25 @@ const CHECKS: Check[] = [
       return s;
     };
     for (const { el } of each(c, 'DatiBeniServizi/DettaglioLinee')) {
-      const r = dec(textAt(el, 'AliquotaIVA'));
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
       const v = dec(textAt(el, 'PrezzoTotale'));
-      if (r && v) get(r.toFixed(2)).lines = get(r.toFixed(2)).lines.plus(v);
+      if (r && v) {
+        const s = get(r);
+        s.lines = s.lines.plus(v);
+      }
     }
     for (const { el } of each(c, 'DatiGenerali/DatiGeneraliDocumento/DatiCassaPrevidenziale')) {
-      const r = dec(textAt(el, 'AliquotaIVA'));
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
       const v = dec(textAt(el, 'ImportoContributoCassa'));
-      if (r && v) get(r.toFixed(2)).lines = get(r.toFixed(2)).lines.plus(v);
+      if (r && v) {
+        const s = get(r);
+        s.lines = s.lines.plus(v);
+      }
     }
     for (const { el, path } of each(c, 'DatiBeniServizi/DatiRiepilogo')) {
       const r = dec(textAt(el, 'AliquotaIVA'));
       const v = dec(textAt(el, 'ImponibileImporto'));
-      const a = dec(textAt(el, 'Arrotondamento')) ?? new Big(0);
+      const a = dec(textAt(el, 'Arrotondamento')) ?? ZERO;
       if (!r || !v) continue;
       const s = get(r.toFixed(2));
       s.riepilogo = s.riepilogo.plus(v);
@@ -306,7 +350,7 @@ const CHECKS: Check[] = [
     for (const [rate, s] of sums) {
       if (!s.path) continue;
       const diff = s.riepilogo.minus(s.lines).abs();
-      if (diff.gt('1.00')) {
+      if (diff.gt(ONE)) {
         out.push(
           finding(
             '00422',
@@ -326,9 +370,10 @@ const CHECKS: Check[] = [
       const unit = dec(textAt(el, 'PrezzoUnitario'));
       const total = dec(textAt(el, 'PrezzoTotale'));
       if (!unit || !total) return [];
-      const qty = dec(textAt(el, 'Quantita')) ?? new Big(1);
+      const qty = dec(textAt(el, 'Quantita')) ?? ONE;
       let price = unit;
-      for (const sm of el.children.filter((k) => k.name === 'ScontoMaggiorazione')) {
+      for (const sm of el.children) {
+        if (sm.name !== 'ScontoMaggiorazione') continue;
         const sign = textAt(sm, 'Tipo') === 'MG' ? 1 : -1;
         const perc = dec(textAt(sm, 'Percentuale'));
         const imp = dec(textAt(sm, 'Importo'));
@@ -337,7 +382,7 @@ const CHECKS: Check[] = [
       }
       const expected = price.times(qty);
       const diff = total.minus(expected).abs();
-      return diff.gt('0.01')
+      return diff.gt(CENT)
         ? [
             finding(
               '00423',
@@ -353,7 +398,7 @@ const CHECKS: Check[] = [
   (c) =>
     [...rateLines(c), ...each(c, 'DatiBeniServizi/DatiRiepilogo')].flatMap(({ el, path }) => {
       const r = dec(textAt(el, 'AliquotaIVA'));
-      return r && r.gt(0) && r.lt(1)
+      return r && r.gt(ZERO) && r.lt(ONE)
         ? [
             finding(
               '00424',
@@ -404,11 +449,11 @@ const CHECKS: Check[] = [
   // 00443 / 00444: every rate and Natura of lines and cassa must appear in DatiRiepilogo.
   (c) => {
     const riep = each(c, 'DatiBeniServizi/DatiRiepilogo');
-    const rates = new Set(riep.map(({ el }) => dec(textAt(el, 'AliquotaIVA'))?.toFixed(2)));
+    const rates = new Set(riep.map(({ el }) => rateKey(textAt(el, 'AliquotaIVA')) ?? undefined));
     const nature = new Set(riep.map(({ el }) => textAt(el, 'Natura')).filter(Boolean));
     const out: Finding[] = [];
     for (const { el, path } of rateLines(c)) {
-      const r = dec(textAt(el, 'AliquotaIVA'))?.toFixed(2);
+      const r = rateKey(textAt(el, 'AliquotaIVA')) ?? undefined;
       if (r && !rates.has(r)) {
         out.push(
           finding(
@@ -603,7 +648,7 @@ function semplificata(root: XmlElement): Finding[] {
       const v = dec(textAt(l, 'Importo'));
       if (v) total = total.plus(v);
     }
-    if (total.gt(400)) {
+    if (total.gt(FOUR_HUNDRED)) {
       out.push(
         finding(
           '00460',
