@@ -19,6 +19,9 @@ export interface ValidationEvents {
   onError?: () => void;
 }
 
+/** Bytes of documents read and not yet judged, at most (one larger file always goes alone). */
+const MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
 export class ValidationStep {
   private readonly queue = new Set<number>();
   private readonly inProgress = new Set<number>();
@@ -27,6 +30,7 @@ export class ValidationStep {
   private trustedCAs: Buffer[] = [];
   private readonly pool: ValidationPool;
   private readonly concurrency: number;
+  private bytesInFlight = 0;
 
   constructor(
     private readonly store: Store,
@@ -36,7 +40,8 @@ export class ValidationStep {
   ) {
     this.loadCAs();
     this.pool = new ValidationPool(poolSize(config.validation.workers));
-    this.concurrency = Math.max(1, this.pool.size);
+    // Enough files in flight for the workers to get full batches, within a memory bound.
+    this.concurrency = this.pool.capacity;
   }
 
   /** Takes the new trusted CAs and rules; the number of workers changes only with a restart. */
@@ -81,8 +86,11 @@ export class ValidationStep {
   private kick(): void {
     while (!this.stopped && this.active.size < this.concurrency && this.queue.size > 0) {
       const id = this.queue.values().next().value as number;
+      const size = this.store.getDocument(id)?.size ?? 0;
+      if (this.active.size > 0 && this.bytesInFlight + size > MAX_BYTES_IN_FLIGHT) return;
       this.queue.delete(id);
       this.inProgress.add(id);
+      this.bytesInFlight += size;
       const run: Promise<void> = this.validate(id)
         .catch((err: unknown) => {
           this.events.onError?.();
@@ -92,6 +100,7 @@ export class ValidationStep {
           );
         })
         .finally(() => {
+          this.bytesInFlight -= size;
           this.inProgress.delete(id);
           this.active.delete(run);
           this.kick();

@@ -9,9 +9,12 @@ import { validateFile, type ValidationOptions, type ValidationResult } from './v
 /**
  * Validation on worker threads: a 5 MB invoice takes a few hundred milliseconds of CPU, which
  * must not stall the daemon's event loop (intake, health, channels), and several CPUs validate
- * several files at once. Each worker validates one file at a time; the pool queues the rest.
- * With no workers (size 0, or when running from TypeScript sources) files are validated in the
- * calling thread, with the same result.
+ * several files at once. Files waiting for a worker travel in batches (up to 64 files or 1 MB
+ * per message, two messages in flight per worker): a typical 5 KB invoice takes less CPU to
+ * validate than one message round trip, so sending small files one by one would make the pool
+ * slower than a single thread (measured in bench/validate.ts). With no workers (size 0, or when
+ * running from TypeScript sources) files are validated in the calling thread, with the same
+ * result.
  */
 
 /** What crosses the thread boundary: the result without the parsed tree. */
@@ -41,26 +44,42 @@ export type PoolOptions = Omit<ValidationOptions, 'findSent' | 'now' | 'trustedC
   now?: Date;
 };
 
-export interface PoolRequest {
-  id: number;
+export interface PoolItem {
   name: string;
   bytes: Uint8Array;
   opts: Omit<PoolOptions, 'trustedCAs' | 'now'> & { trustedCAs: Uint8Array[]; now: number };
 }
 
-export type PoolResponse =
-  { id: number; ok: true; verdict: Verdict } | { id: number; ok: false; error: string };
+/** One message to a worker: a batch of files. */
+export interface PoolRequest {
+  id: number;
+  items: PoolItem[];
+}
+
+export type PoolItemResult = { ok: true; verdict: Verdict } | { ok: false; error: string };
+
+/** The worker's answer: one result per item, in order. */
+export interface PoolResponse {
+  id: number;
+  results: PoolItemResult[];
+}
 
 interface Job {
-  req: PoolRequest;
+  item: PoolItem;
   resolve: (v: Verdict) => void;
   reject: (e: Error) => void;
 }
 
 interface Slot {
   worker: Worker;
-  job: Job | null;
+  inflight: Map<number, Job[]>;
 }
+
+/** A batch closes at this many files or bytes (a large file travels alone). */
+const BATCH_FILES = 64;
+const BATCH_BYTES = 1024 * 1024;
+/** Batches queued per worker: the next one is already there when the worker finishes one. */
+const INFLIGHT_PER_WORKER = 2;
 
 const WORKER_FILE = fileURLToPath(new URL('./validate-worker.js', import.meta.url));
 
@@ -76,15 +95,8 @@ export class ValidationPool {
   private nextId = 1;
   private closed = false;
 
-  /**
-   * `size` workers; 0, or no compiled worker file beside this module, validates in-thread.
-   * Files under `minBytes` are validated in the calling thread too: a typical 5 KB invoice takes
-   * about 0.1 ms, less than one message round trip to a worker (measured in bench/validate.ts).
-   */
-  constructor(
-    size: number,
-    private readonly minBytes = 256 * 1024,
-  ) {
+  /** `size` workers; 0, or no compiled worker file beside this module, validates in-thread. */
+  constructor(size: number) {
     if (size > 0 && fs.existsSync(WORKER_FILE)) {
       for (let i = 0; i < size; i++) this.slots.push(this.spawn());
     }
@@ -94,22 +106,31 @@ export class ValidationPool {
     return this.slots.length;
   }
 
+  /**
+   * How many files a caller should keep in flight to keep every worker busy with full batches
+   * (1 without workers: validation then runs in the calling thread anyway).
+   */
+  get capacity(): number {
+    return this.slots.length === 0 ? 1 : this.slots.length * BATCH_FILES;
+  }
+
   private spawn(): Slot {
-    const slot: Slot = { worker: new Worker(WORKER_FILE), job: null };
+    const slot: Slot = { worker: new Worker(WORKER_FILE), inflight: new Map() };
     slot.worker.unref();
     slot.worker.on('message', (res: PoolResponse) => {
-      const job = slot.job;
-      slot.job = null;
-      if (job) {
-        if (res.ok) job.resolve(res.verdict);
-        else job.reject(new Error(`validation worker failed: ${res.error}`));
-      }
+      const jobs = slot.inflight.get(res.id);
+      slot.inflight.delete(res.id);
+      jobs?.forEach((job, i) => {
+        const r = res.results[i];
+        if (r?.ok) job.resolve(r.verdict);
+        else job.reject(new Error(`validation worker failed: ${r ? r.error : 'no result'}`));
+      });
       this.pump();
     });
     const fail = (err: Error): void => {
-      const job = slot.job;
-      slot.job = null;
-      job?.reject(err);
+      const lost = [...slot.inflight.values()].flat();
+      slot.inflight.clear();
+      for (const job of lost) job.reject(err);
       // Replace the dead worker so the pool keeps its size.
       const i = this.slots.indexOf(slot);
       if (i >= 0 && !this.closed) {
@@ -125,31 +146,44 @@ export class ValidationPool {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.job) continue;
-      const job = this.waiting.shift();
-      if (!job) return;
-      slot.job = job;
-      slot.worker.postMessage(job.req);
+    while (this.waiting.length > 0) {
+      // The least busy worker, if any has room.
+      let slot: Slot | undefined;
+      for (const s of this.slots) {
+        if (s.inflight.size < INFLIGHT_PER_WORKER && (!slot || s.inflight.size < slot.inflight.size))
+          slot = s;
+      }
+      if (!slot) return;
+      const jobs: Job[] = [];
+      let bytes = 0;
+      while (this.waiting.length > 0 && jobs.length < BATCH_FILES) {
+        const next = this.waiting[0] as Job;
+        if (jobs.length > 0 && bytes + next.item.bytes.byteLength > BATCH_BYTES) break;
+        jobs.push(next);
+        bytes += next.item.bytes.byteLength;
+        this.waiting.shift();
+      }
+      const id = this.nextId++;
+      slot.inflight.set(id, jobs);
+      const req: PoolRequest = { id, items: jobs.map((j) => j.item) };
+      slot.worker.postMessage(req);
     }
   }
 
   async validate(name: string, bytes: Buffer, opts: PoolOptions = {}): Promise<Verdict> {
     if (this.closed) throw new Error('validation pool is closed');
     const now = opts.now ?? new Date();
-    if (this.slots.length === 0 || bytes.length < this.minBytes) {
-      return toVerdict(await validateFile(name, bytes, { ...opts, now }));
-    }
+    if (this.slots.length === 0) return toVerdict(await validateFile(name, bytes, { ...opts, now }));
     const { trustedCAs = [], now: _now, ...rest } = opts;
-    const req: PoolRequest = {
-      id: this.nextId++,
+    const item: PoolItem = {
       name,
       bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       opts: { ...rest, trustedCAs: trustedCAs.map((b) => new Uint8Array(b)), now: now.getTime() },
     };
     return new Promise<Verdict>((resolve, reject) => {
-      this.waiting.push({ req, resolve, reject });
-      this.pump();
+      this.waiting.push({ item, resolve, reject });
+      // Files handed over in the same turn of the event loop share a batch.
+      if (this.waiting.length === 1) queueMicrotask(() => this.pump());
     });
   }
 

@@ -1,27 +1,30 @@
 import { parentPort } from 'node:worker_threads';
 import { validateFile } from './validate.js';
-import { toVerdict, type PoolRequest, type PoolResponse } from './pool.js';
+import { toVerdict, type PoolItemResult, type PoolRequest, type PoolResponse } from './pool.js';
 
-/** A validation worker thread: validates the files the pool sends, one at a time. */
+/** A validation worker thread: validates each batch the pool sends, one file after another. */
 const port = parentPort;
 if (port) {
   port.on('message', (req: PoolRequest) => {
     void (async (): Promise<void> => {
-      let res: PoolResponse;
-      try {
-        const r = await validateFile(req.name, Buffer.from(req.bytes), {
-          ...req.opts,
-          trustedCAs: req.opts.trustedCAs.map((b) => Buffer.from(b)),
-          now: new Date(req.opts.now),
-        });
-        res = { id: req.id, ok: true, verdict: toVerdict(r) };
-      } catch (err) {
-        res = {
-          id: req.id,
-          ok: false,
-          error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-        };
+      const results: PoolItemResult[] = [];
+      for (const item of req.items) {
+        try {
+          const r = await validateFile(
+            item.name,
+            Buffer.from(item.bytes.buffer, item.bytes.byteOffset, item.bytes.byteLength),
+            {
+              ...item.opts,
+              trustedCAs: item.opts.trustedCAs.map((b) => Buffer.from(b)),
+              now: new Date(item.opts.now),
+            },
+          );
+          results.push({ ok: true, verdict: toVerdict(r) });
+        } catch (err) {
+          results.push({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+        }
       }
+      const res: PoolResponse = { id: req.id, results };
       port.postMessage(res);
     })();
   });

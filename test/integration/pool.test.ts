@@ -12,7 +12,7 @@ const { ValidationPool } = (await import(
 const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
 const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
 const line = /<DettaglioLinee>[\s\S]*?<\/DettaglioLinee>/.exec(FPR01)?.[0] ?? '';
-/** About 400 KB: over the pool's in-thread threshold. */
+/** About 400 KB: a batch of its own. */
 const large = (n: number, broken = false): Buffer =>
   Buffer.from(
     FPR01.replace(line, line.repeat(2000))
@@ -49,6 +49,25 @@ describe('validation pool (worker threads)', () => {
     expect(verdicts.map((v) => v.keys[0]?.numero)).toEqual(
       files.map((_, i) => (i % 3 === 0 ? undefined : `L${i}`)),
     );
+  });
+
+  it('small files handed over together travel in batches, each with its own verdict', async () => {
+    const small = Array.from({ length: 300 }, (_, i) =>
+      Buffer.from(
+        FPR01.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>S${i}</Numero>`).replace(
+          '<Quantita>',
+          i % 7 === 0 ? '<Quantita>x' : '<Quantita>',
+        ),
+      ),
+    );
+    expect(pool.capacity).toBeGreaterThanOrEqual(2 * 64);
+    const pooled = await Promise.all(small.map((f) => pool.validate('IT01234567890_00001.xml', f)));
+    for (const [i, f] of small.entries()) {
+      const inThread = await validateFile('IT01234567890_00001.xml', f);
+      expect(pooled[i]?.valid).toBe(i % 7 !== 0);
+      expect(pooled[i]?.errors).toEqual(inThread.errors);
+      expect(pooled[i]?.keys.map((k) => k.numero)).toEqual(inThread.keys.map((k) => k.numero));
+    }
   });
 
   it('a closed pool refuses work', async () => {
