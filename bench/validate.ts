@@ -2,9 +2,10 @@
  * Validation benchmark (not a test). fatturad's full validation (parse + structure equivalent to
  * the XSD + content + registry checks) beside `xmllint --noout --schema` (schema only) run as ONE
  * process over the same files, in the same run. Prints files/s, MB/s, peak RSS and the ratio.
- * fatturad is measured in a fresh child process per case (so peak RSS is that case's own), once
- * in one thread and once on the daemon's worker pool (`validation.workers: auto`), each after a
- * warm-up pass (over all the small files, or one large file) as in a long-running daemon.
+ * fatturad is measured in a fresh bare `node` process per case (bench/validate-child.js, so peak
+ * RSS is that case's own), once in one thread and once on the daemon's worker pool
+ * (`validation.workers: auto`), each after a warm-up pass (over all the small files, or one
+ * large file) as in a long-running daemon; large files also one per new process, cold.
  *
  *   npm run bench:validate [-- --files 10000]
  */
@@ -13,12 +14,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-import type * as PoolTypes from '../src/rules/pool.js';
-import type * as ValidateTypes from '../src/rules/validate.js';
-
-type PoolModule = typeof PoolTypes;
-type ValidateModule = typeof ValidateTypes;
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -36,55 +31,15 @@ interface Measure {
   workers: number;
 }
 
-/** Child mode: validate the files listed in --list, print one JSON line. */
-async function child(listFile: string, mode: 'thread' | 'pool'): Promise<void> {
-  const files = fs.readFileSync(listFile, 'utf8').split('\n').filter(Boolean);
-  const { validateFile } = (await import(path.join(root, 'dist/rules/validate.js'))) as ValidateModule;
-  const { ValidationPool, poolSize } = (await import(path.join(root, 'dist/rules/pool.js'))) as PoolModule;
-  const pool = new ValidationPool(mode === 'pool' ? poolSize('auto') : 0);
-  const run = async (list: string[]): Promise<Omit<Measure, 'rssMb' | 'workers'>> => {
-    let bytes = 0;
-    let maxMs = 0;
-    let valid = 0;
-    const t0 = performance.now();
-    if (mode === 'thread') {
-      for (const f of list) {
-        const t = performance.now();
-        const data = fs.readFileSync(f);
-        bytes += data.length;
-        const r = await validateFile(path.basename(f), data, { fileName: 'off' });
-        if (r.valid) valid++;
-        maxMs = Math.max(maxMs, performance.now() - t);
-      }
-    } else {
-      // As the daemon does: read, hand to the pool, as many files in flight as it asks for.
-      const inflight = new Set<Promise<void>>();
-      for (const f of list) {
-        const t = performance.now();
-        const data = fs.readFileSync(f);
-        bytes += data.length;
-        const p: Promise<void> = pool.validate(path.basename(f), data, { fileName: 'off' }).then((r) => {
-          if (r.valid) valid++;
-          maxMs = Math.max(maxMs, performance.now() - t);
-          inflight.delete(p);
-        });
-        inflight.add(p);
-        if (inflight.size >= pool.capacity) await Promise.race(inflight);
-      }
-      await Promise.all(inflight);
-    }
-    return { ms: performance.now() - t0, bytes, maxMs, valid };
-  };
-  // Warm-up: the daemon is long-running, so what counts is the rate once its threads are up and
-  // the JIT has compiled the validator (every worker compiles its own copy; a pass of 2,000
-  // files was measured not to be enough for that). Small files: one pass over all of them;
-  // large files: the first one.
-  await run(files.length > 100 ? files : files.slice(0, 1));
-  const m = await run(files);
-  const workers = pool.size;
-  await pool.close();
-  const out: Measure = { ...m, rssMb: process.resourceUsage().maxRSS / 1024, workers };
-  console.log(JSON.stringify(out));
+const CHILD = fileURLToPath(new URL('./validate-child.js', import.meta.url));
+
+/** Runs the measured side in a bare node process (see validate-child.js). */
+function measure(list: string, mode: 'thread' | 'pool', cold = false): Measure {
+  const out = execFileSync(process.execPath, [CHILD, list, mode, ...(cold ? ['--cold'] : [])], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measure;
 }
 
 function xmllint(
@@ -165,19 +120,27 @@ async function main(): Promise<void> {
       const lintRate = (files.length / lint.ms) * 1000;
       console.log(`${label}: ${files.length} files`);
       for (const mode of ['thread', 'pool'] as const) {
-        const out = execFileSync(
-          process.execPath,
-          [...process.execArgv, fileURLToPath(import.meta.url), '--child', list, '--mode', mode],
-          {
-            encoding: 'utf8',
-            maxBuffer: 16 * 1024 * 1024,
-          },
-        );
-        const m = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measure;
+        const m = measure(list, mode);
         const rate = (files.length / m.ms) * 1000;
         const what = mode === 'thread' ? 'fatturad, one thread' : `fatturad, pool of ${m.workers} workers`;
         console.log(
           `  ${what.padEnd(32)} ${rate.toFixed(0).padStart(6)} files/s ${(mb(m.bytes) / (m.ms / 1000)).toFixed(1).padStart(6)} MB/s  slowest ${m.maxMs.toFixed(0)} ms  peak RSS ${m.rssMb.toFixed(0)} MB  valid ${m.valid}/${files.length}  ratio to xmllint ${(rate / lintRate).toFixed(2)}`,
+        );
+      }
+      if (files === big) {
+        // One large file in a fresh process, no warm-up: the memory one file needs, and the time
+        // of a daemon's first large file (before the JIT has compiled the validator).
+        let slowest = 0;
+        let rss = 0;
+        for (const f of files) {
+          const one = path.join(dir, 'one.list');
+          fs.writeFileSync(one, f);
+          const m = measure(one, 'thread', true);
+          slowest = Math.max(slowest, m.ms);
+          rss = Math.max(rss, m.rssMb);
+        }
+        console.log(
+          `  ${'fatturad, each in a new process'.padEnd(32)} slowest ${slowest.toFixed(0)} ms  peak RSS ${rss.toFixed(0)} MB (cold: no warm-up)`,
         );
       }
       console.log(
@@ -189,6 +152,4 @@ async function main(): Promise<void> {
   }
 }
 
-const listArg = arg('--child');
-if (listArg) await child(listArg, arg('--mode') === 'pool' ? 'pool' : 'thread');
-else await main();
+await main();
