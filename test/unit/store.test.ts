@@ -56,10 +56,24 @@ describe('state machine', () => {
     ['validated', 'rejected', true],
     ['rejected', 'received', false],
     ['duplicate', 'received', false],
+    ['validated', 'sending', true],
+    ['validated', 'sent', false],
+    ['sending', 'failed', true],
+    ['sent', 'failed', false],
+    ['delivered', 'not_delivered', false],
   ] as const)('%s -> %s allowed: %s', (from, to, ok) => expect(canTransition(from, to)).toBe(ok));
 
   it('final states have no way out', () => {
-    expect([...FINAL_STATES].sort()).toEqual(['duplicate', 'rejected']);
+    expect([...FINAL_STATES].sort()).toEqual([
+      'accepted',
+      'attested',
+      'available',
+      'duplicate',
+      'expired',
+      'failed',
+      'refused',
+      'rejected',
+    ]);
   });
 });
 
