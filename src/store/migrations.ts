@@ -80,4 +80,68 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX invoice_keys_identity ON invoice_keys(identity);
     `,
   },
+  {
+    version: 3,
+    description: 'sending to SdI, notifications, received (passive) invoices, name counters',
+    sql: `
+      -- Per-trasmittente counters for SdI file names (never reused: SdI code 00002).
+      CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+
+      -- One row per document handed to a channel.
+      CREATE TABLE outbound (
+        document_id        INTEGER PRIMARY KEY REFERENCES documents(id),
+        channel            TEXT NOT NULL,
+        sdi_name           TEXT NOT NULL UNIQUE,
+        flow               TEXT NOT NULL CHECK (flow IN ('pa', 'b2b')),
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at    TEXT NOT NULL,
+        in_flight_since    TEXT,
+        identificativo_sdi TEXT,
+        sent_at            TEXT,
+        last_error         TEXT
+      );
+      CREATE INDEX outbound_idsdi ON outbound(identificativo_sdi);
+      CREATE INDEX outbound_due ON outbound(next_attempt_at) WHERE identificativo_sdi IS NULL;
+
+      -- Every message SdI sent us, stored verbatim (path), once (sha256).
+      CREATE TABLE notifications (
+        id                 INTEGER PRIMARY KEY,
+        sha256             TEXT NOT NULL UNIQUE,
+        kind               TEXT NOT NULL,
+        family             TEXT NOT NULL,
+        identificativo_sdi TEXT,
+        nome_file          TEXT,
+        file_name          TEXT NOT NULL,
+        channel            TEXT NOT NULL,
+        received_at        TEXT NOT NULL,
+        path               TEXT NOT NULL,
+        signature          TEXT NOT NULL,
+        document_id        INTEGER REFERENCES documents(id),
+        outcome            TEXT
+      );
+      CREATE INDEX notifications_idsdi ON notifications(identificativo_sdi);
+      CREATE INDEX notifications_nome ON notifications(nome_file);
+      CREATE INDEX notifications_document ON notifications(document_id);
+
+      -- Invoices received from SdI (passive cycle).
+      CREATE TABLE passive (
+        id                 INTEGER PRIMARY KEY,
+        identificativo_sdi TEXT NOT NULL,
+        nome_file          TEXT NOT NULL,
+        sha256             TEXT NOT NULL,
+        channel            TEXT NOT NULL,
+        received_at        TEXT NOT NULL,
+        path               TEXT NOT NULL,
+        metadata_name      TEXT,
+        metadata_path      TEXT,
+        delivered_path     TEXT,
+        valid              INTEGER NOT NULL,
+        warnings           TEXT,
+        UNIQUE (identificativo_sdi, nome_file)
+      );
+    `,
+  },
 ];

@@ -110,6 +110,118 @@ interface IntakeDb {
   finished_at: string | null;
 }
 
+export interface OutboundRow {
+  documentId: number;
+  channel: string;
+  sdiName: string;
+  flow: 'pa' | 'b2b';
+  attempts: number;
+  nextAttemptAt: string;
+  inFlightSince: string | null;
+  identificativoSdI: string | null;
+  sentAt: string | null;
+  lastError: string | null;
+}
+
+interface OutboundDb {
+  document_id: number;
+  channel: string;
+  sdi_name: string;
+  flow: 'pa' | 'b2b';
+  attempts: number;
+  next_attempt_at: string;
+  in_flight_since: string | null;
+  identificativo_sdi: string | null;
+  sent_at: string | null;
+  last_error: string | null;
+}
+
+function outboundFromDb(r: OutboundDb): OutboundRow {
+  return {
+    documentId: r.document_id,
+    channel: r.channel,
+    sdiName: r.sdi_name,
+    flow: r.flow,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    inFlightSince: r.in_flight_since,
+    identificativoSdI: r.identificativo_sdi,
+    sentAt: r.sent_at,
+    lastError: r.last_error,
+  };
+}
+
+export interface NewNotification {
+  sha256: string;
+  kind: string;
+  family: string;
+  identificativoSdI: string | null;
+  nomeFile: string | null;
+  fileName: string;
+  channel: string;
+  path: string;
+  signature: string;
+}
+
+export interface NotificationRow extends NewNotification {
+  id: number;
+  receivedAt: string;
+  documentId: number | null;
+  outcome: string | null;
+}
+
+interface NotificationDb {
+  id: number;
+  sha256: string;
+  kind: string;
+  family: string;
+  identificativo_sdi: string | null;
+  nome_file: string | null;
+  file_name: string;
+  channel: string;
+  received_at: string;
+  path: string;
+  signature: string;
+  document_id: number | null;
+  outcome: string | null;
+}
+
+function notificationFromDb(r: NotificationDb): NotificationRow {
+  return {
+    id: r.id,
+    sha256: r.sha256,
+    kind: r.kind,
+    family: r.family,
+    identificativoSdI: r.identificativo_sdi,
+    nomeFile: r.nome_file,
+    fileName: r.file_name,
+    channel: r.channel,
+    receivedAt: r.received_at,
+    path: r.path,
+    signature: r.signature,
+    documentId: r.document_id,
+    outcome: r.outcome,
+  };
+}
+
+export interface NewPassive {
+  identificativoSdI: string;
+  nomeFile: string;
+  sha256: string;
+  channel: string;
+  path: string;
+  metadataName: string | null;
+  metadataPath: string | null;
+  valid: boolean;
+  warnings: unknown;
+}
+
+export interface PassiveRow extends NewPassive {
+  id: number;
+  receivedAt: string;
+  deliveredPath: string | null;
+}
+
 export class StoreError extends Error {
   override name = 'StoreError';
 }
@@ -389,7 +501,7 @@ export class Store {
   ): { key: InvoiceKey; documentId: number; name: string }[] {
     const q = this.db.prepare(
       `SELECT k.document_id AS id, d.original_name AS name FROM invoice_keys k JOIN documents d ON d.id = k.document_id
-        WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate') AND d.id <> ? LIMIT 1`,
+        WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate', 'failed') AND d.id <> ? LIMIT 1`,
     );
     return keys.flatMap((key) => {
       const hit = q.get(keyIdentity(key), exceptDocument ?? -1) as { id: number; name: string } | undefined;
@@ -495,5 +607,286 @@ export class Store {
       reason: r.reason,
       findings: r.details ? (JSON.parse(r.details) as Finding[]) : [],
     }));
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  /**
+   * The next SdI file name for a trasmittente (`IT01234567890`): `<trasmittente>_<progressivo>`,
+   * the progressivo a persisted base-36 counter of five characters, skipping names already used.
+   * Runs inside the caller's transaction when there is one.
+   */
+  nextSdiName(trasmittente: string, extension: string): string {
+    const get = this.db.prepare(`SELECT value FROM counters WHERE name = ?`);
+    const set = this.db.prepare(
+      `INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`,
+    );
+    const used = this.db.prepare(`SELECT 1 FROM outbound WHERE lower(sdi_name) = lower(?)`);
+    return this.db.transaction(() => {
+      const key = `sdi-name:${trasmittente}`;
+      let n = ((get.get(key) as { value: number } | undefined)?.value ?? 0) + 1;
+      for (;;) {
+        if (n >= 36 ** 5) throw new StoreError(`no SdI file names left for ${trasmittente}`);
+        const name = `${trasmittente}_${n.toString(36).toUpperCase().padStart(5, '0')}${extension}`;
+        if (!used.get(name)) {
+          set.run(key, n);
+          return name;
+        }
+        n++;
+      }
+    })();
+  }
+
+  /** Whether an SdI file name was ever used for a document sent (or being sent). */
+  sdiNameUsed(name: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM outbound WHERE lower(sdi_name) = lower(?)`).get(name) !== undefined;
+  }
+
+  /** validated -> sending, with the SdI file name it will travel under: one transaction. */
+  beginSending(
+    documentId: number,
+    o: { channel: string; sdiName: string | ((store: Store) => string); flow: 'pa' | 'b2b' },
+  ): OutboundRow {
+    return this.db.transaction(() => {
+      const sdiName = typeof o.sdiName === 'function' ? o.sdiName(this) : o.sdiName;
+      const at = this.stamp();
+      this.db
+        .prepare(
+          `INSERT INTO outbound (document_id, channel, sdi_name, flow, next_attempt_at) VALUES (?, ?, ?, ?, ?)`,
+        )
+        .run(documentId, o.channel, sdiName, o.flow, at);
+      this.transition(documentId, 'sending', `to SdI as ${sdiName} by ${o.channel}`, {
+        sdiName,
+        flow: o.flow,
+      });
+      return this.getOutbound(documentId) as OutboundRow;
+    })();
+  }
+
+  getOutbound(documentId: number): OutboundRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM outbound WHERE document_id = ?`).get(documentId) as
+      OutboundDb | undefined;
+    return r && outboundFromDb(r);
+  }
+
+  findOutboundBySdiName(name: string): OutboundRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM outbound WHERE lower(sdi_name) = lower(?)`).get(name) as
+      OutboundDb | undefined;
+    return r && outboundFromDb(r);
+  }
+
+  findOutboundByIdSdI(identificativoSdI: string): OutboundRow | undefined {
+    const r = this.db
+      .prepare(`SELECT * FROM outbound WHERE identificativo_sdi = ?`)
+      .get(identificativoSdI) as OutboundDb | undefined;
+    return r && outboundFromDb(r);
+  }
+
+  /** Documents in `sending` whose next attempt is due and that are not in flight. */
+  dueSends(now: Date, limit = 100): OutboundRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT o.* FROM outbound o JOIN documents d ON d.id = o.document_id
+            WHERE d.state = 'sending' AND o.identificativo_sdi IS NULL AND o.in_flight_since IS NULL
+              AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at LIMIT ?`,
+        )
+        .all(now.toISOString(), limit) as OutboundDb[]
+    ).map(outboundFromDb);
+  }
+
+  /** Sends that were in flight when the daemon stopped: their outcome at SdI is unknown. */
+  inFlightSends(): OutboundRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT o.* FROM outbound o JOIN documents d ON d.id = o.document_id
+            WHERE d.state = 'sending' AND o.in_flight_since IS NOT NULL`,
+        )
+        .all() as OutboundDb[]
+    ).map(outboundFromDb);
+  }
+
+  /** The attempt is about to start: committed before any byte goes out. */
+  markAttempt(documentId: number): OutboundRow {
+    this.db
+      .prepare(`UPDATE outbound SET attempts = attempts + 1, in_flight_since = ? WHERE document_id = ?`)
+      .run(this.stamp(), documentId);
+    return this.getOutbound(documentId) as OutboundRow;
+  }
+
+  /** A temporary failure: the next attempt at `next`. */
+  scheduleRetry(documentId: number, error: string, next: Date): void {
+    this.db
+      .prepare(
+        `UPDATE outbound SET in_flight_since = NULL, last_error = ?, next_attempt_at = ? WHERE document_id = ?`,
+      )
+      .run(error, next.toISOString(), documentId);
+  }
+
+  /** Leaves an in-doubt send alone until SdI's answer or an operator decides (no automatic resend). */
+  holdInDoubt(documentId: number, note: string): void {
+    this.db
+      .prepare(
+        `UPDATE outbound SET last_error = ?, next_attempt_at = '9999-12-31T00:00:00.000Z' WHERE document_id = ?`,
+      )
+      .run(note, documentId);
+  }
+
+  /** SdI took the file: sending -> sent with its IdentificativoSdI (or only the id, if an answer came first). */
+  recordSent(documentId: number, identificativoSdI: string, details?: unknown): DocumentRow {
+    return this.db.transaction(() => {
+      const at = this.stamp();
+      this.db
+        .prepare(
+          `UPDATE outbound SET identificativo_sdi = ?, sent_at = ?, in_flight_since = NULL, last_error = NULL
+            WHERE document_id = ?`,
+        )
+        .run(identificativoSdI, at, documentId);
+      const doc = this.getDocument(documentId);
+      if (!doc) throw new StoreError(`no document ${documentId}`);
+      if (doc.state !== 'sending') return doc;
+      return this.transition(documentId, 'sent', `IdentificativoSdI ${identificativoSdI}`, {
+        identificativoSdI,
+        ...(details !== undefined ? { details } : {}),
+      });
+    })();
+  }
+
+  /** SdI refused to take the file, or it can never be sent: sending -> failed. */
+  recordFailed(documentId: number, reason: string, details?: unknown): DocumentRow {
+    return this.db.transaction(() => {
+      this.db
+        .prepare(`UPDATE outbound SET in_flight_since = NULL, last_error = ? WHERE document_id = ?`)
+        .run(reason, documentId);
+      return this.transition(documentId, 'failed', reason, details);
+    })();
+  }
+
+  // ---- notifications ----------------------------------------------------------------------------
+
+  /** Stores a message once (by sha256); `isNew` is false when it was already there. */
+  addNotification(n: NewNotification): { row: NotificationRow; isNew: boolean } {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO notifications
+           (sha256, kind, family, identificativo_sdi, nome_file, file_name, channel, received_at, path, signature)
+         VALUES (@sha256, @kind, @family, @identificativoSdI, @nomeFile, @fileName, @channel, @at, @path, @signature)`,
+      )
+      .run({ ...n, at: this.stamp() });
+    const row = this.db
+      .prepare(`SELECT * FROM notifications WHERE sha256 = ?`)
+      .get(n.sha256) as NotificationDb;
+    return { row: notificationFromDb(row), isNew: info.changes > 0 };
+  }
+
+  /**
+   * Records what a notification did: links it to its document and, when `to` is given, moves the
+   * document in the same transaction.
+   */
+  applyNotification(
+    notificationId: number,
+    documentId: number,
+    outcome: string,
+    to?: { state: DocumentState; reason: string; details?: unknown; path?: string },
+  ): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(`UPDATE notifications SET document_id = ?, outcome = ? WHERE id = ?`)
+        .run(documentId, outcome, notificationId);
+      if (to) this.transition(documentId, to.state, to.reason, to.details, to.path ? { path: to.path } : {});
+    })();
+  }
+
+  /** Notifications not yet linked to a document (arrived before the send was recorded, or unknown). */
+  unmatchedNotifications(): NotificationRow[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM notifications WHERE document_id IS NULL ORDER BY id`)
+        .all() as NotificationDb[]
+    ).map(notificationFromDb);
+  }
+
+  notificationsOf(documentId: number): NotificationRow[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM notifications WHERE document_id = ? ORDER BY id`)
+        .all(documentId) as NotificationDb[]
+    ).map(notificationFromDb);
+  }
+
+  // ---- received invoices (passive cycle) -------------------------------------------------------
+
+  /** Records a received invoice once per (IdentificativoSdI, NomeFile); null if already known. */
+  addPassive(p: NewPassive): PassiveRow | null {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO passive (identificativo_sdi, nome_file, sha256, channel, received_at, path,
+           metadata_name, metadata_path, valid, warnings)
+         VALUES (@identificativoSdI, @nomeFile, @sha256, @channel, @at, @path, @metadataName, @metadataPath, @valid, @warnings)`,
+      )
+      .run({ ...p, at: this.stamp(), valid: p.valid ? 1 : 0, warnings: JSON.stringify(p.warnings ?? []) });
+    if (info.changes === 0) return null;
+    return this.getPassive(Number(info.lastInsertRowid)) ?? null;
+  }
+
+  getPassive(id: number): PassiveRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM passive WHERE id = ?`).get(id) as
+      | {
+          id: number;
+          identificativo_sdi: string;
+          nome_file: string;
+          sha256: string;
+          channel: string;
+          received_at: string;
+          path: string;
+          metadata_name: string | null;
+          metadata_path: string | null;
+          delivered_path: string | null;
+          valid: number;
+          warnings: string | null;
+        }
+      | undefined;
+    return (
+      r && {
+        id: r.id,
+        identificativoSdI: r.identificativo_sdi,
+        nomeFile: r.nome_file,
+        sha256: r.sha256,
+        channel: r.channel,
+        receivedAt: r.received_at,
+        path: r.path,
+        metadataName: r.metadata_name,
+        metadataPath: r.metadata_path,
+        deliveredPath: r.delivered_path,
+        valid: r.valid === 1,
+        warnings: r.warnings ? (JSON.parse(r.warnings) as unknown) : [],
+      }
+    );
+  }
+
+  /** Received invoices not yet written to the ERP's import folder. */
+  undeliveredPassive(): PassiveRow[] {
+    const ids = this.db.prepare(`SELECT id FROM passive WHERE delivered_path IS NULL ORDER BY id`).all() as {
+      id: number;
+    }[];
+    return ids.flatMap(({ id }) => {
+      const p = this.getPassive(id);
+      return p ? [p] : [];
+    });
+  }
+
+  markPassiveDelivered(id: number, deliveredPath: string): void {
+    this.db.prepare(`UPDATE passive SET delivered_path = ? WHERE id = ?`).run(deliveredPath, id);
+  }
+
+  listPassive(limit = 100): PassiveRow[] {
+    const ids = this.db.prepare(`SELECT id FROM passive ORDER BY id DESC LIMIT ?`).all(limit) as {
+      id: number;
+    }[];
+    return ids.flatMap(({ id }) => {
+      const p = this.getPassive(id);
+      return p ? [p] : [];
+    });
   }
 }

@@ -80,7 +80,7 @@ describe('state machine', () => {
 describe('store', () => {
   it('migrates to the latest schema in WAL mode, and refuses a newer schema', () => {
     const s = openStore();
-    expect(s.schemaVersion).toBe(2);
+    expect(s.schemaVersion).toBe(3);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.db.pragma('user_version = 99');
     expect(() => s.migrate([])).toThrow(StoreError);
@@ -164,7 +164,110 @@ describe('store', () => {
     expect(s2.integrityCheck()).toBe('ok');
     s2.close();
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
+  });
+});
+
+describe('sending and notifications', () => {
+  function validatedDoc(s: Store, name = 'a.xml'): number {
+    const { docId } = claimOne(s, name);
+    s.markValidated(docId, [], 'valid');
+    return docId;
+  }
+
+  it('SdI file names: a persisted base-36 counter per trasmittente, never reused', () => {
+    const s = openStore();
+    expect(s.nextSdiName('IT01234567890', '.xml')).toBe('IT01234567890_00001.xml');
+    expect(s.nextSdiName('IT01234567890', '.xml')).toBe('IT01234567890_00002.xml');
+    expect(s.nextSdiName('IT99999999999', '.xml.p7m')).toBe('IT99999999999_00001.xml.p7m');
+    // A name taken by an ERP file (kept because valid and unused) is skipped by the counter.
+    const d = validatedDoc(s);
+    s.beginSending(d, { channel: 'sdicoop', sdiName: 'IT01234567890_00003.xml', flow: 'b2b' });
+    expect(s.sdiNameUsed('it01234567890_00003.XML')).toBe(true);
+    expect(s.nextSdiName('IT01234567890', '.xml')).toBe('IT01234567890_00004.xml');
+    for (let i = 0; i < 40; i++) s.nextSdiName('IT01234567890', '.xml');
+    expect(s.nextSdiName('IT01234567890', '.xml')).toBe('IT01234567890_00019.xml'); // 45 in base 36;
+  });
+
+  it('validated -> sending -> sent, with attempts committed before the call', () => {
+    const s = openStore();
+    const d = validatedDoc(s);
+    const o = s.beginSending(d, {
+      channel: 'sdicoop',
+      sdiName: (st) => st.nextSdiName('IT1', '.xml'),
+      flow: 'pa',
+    });
+    expect(o.sdiName).toBe('IT1_00001.xml');
+    expect(s.getDocument(d)?.state).toBe('sending');
+    expect(s.dueSends(new Date(Date.now() + 1000)).map((r) => r.documentId)).toEqual([d]);
+    s.markAttempt(d);
+    // In flight: not due again, and listed as in doubt if the daemon stops now.
+    expect(s.dueSends(new Date(Date.now() + 1000))).toEqual([]);
+    expect(s.inFlightSends().map((r) => r.documentId)).toEqual([d]);
+    s.scheduleRetry(d, 'EI02', new Date(Date.now() + 60_000));
+    expect(s.dueSends(new Date())).toEqual([]);
+    expect(s.dueSends(new Date(Date.now() + 61_000)).map((r) => r.attempts)).toEqual([1]);
+    s.markAttempt(d);
+    s.recordSent(d, '123456');
+    expect(s.getDocument(d)?.state).toBe('sent');
+    expect(s.findOutboundByIdSdI('123456')?.documentId).toBe(d);
+    expect(s.findOutboundBySdiName('IT1_00001.xml')?.attempts).toBe(2);
+    expect(s.timeline(d).map((t) => t.to)).toEqual(['received', 'validated', 'sending', 'sent']);
+  });
+
+  it('a notification is stored once and moves its document in the same transaction', () => {
+    const s = openStore();
+    const d = validatedDoc(s);
+    s.beginSending(d, { channel: 'sdicoop', sdiName: 'IT1_00001.xml', flow: 'b2b' });
+    s.recordSent(d, '42');
+    const n = {
+      sha256: 'cd'.repeat(32),
+      kind: 'RC',
+      family: 'b2b',
+      identificativoSdI: '42',
+      nomeFile: 'IT1_00001.xml',
+      fileName: 'IT1_00001_RC_001.xml',
+      channel: 'sdicoop',
+      path: '/m/rc.xml',
+      signature: 'absent',
+    };
+    const first = s.addNotification(n);
+    expect(first.isNew).toBe(true);
+    expect(s.addNotification(n).isNew).toBe(false);
+    expect(s.unmatchedNotifications()).toHaveLength(1);
+    s.applyNotification(first.row.id, d, 'delivered', { state: 'delivered', reason: 'RC' });
+    expect(s.getDocument(d)?.state).toBe('delivered');
+    expect(s.unmatchedNotifications()).toHaveLength(0);
+    expect(s.notificationsOf(d).map((x) => x.outcome)).toEqual(['delivered']);
+  });
+
+  it('failed documents do not count as sent for the uniqueness check', () => {
+    const s = openStore();
+    const d = validatedDoc(s);
+    s.beginSending(d, { channel: 'sdicoop', sdiName: 'IT1_00001.xml', flow: 'b2b' });
+    s.recordFailed(d, 'EI03 utente non abilitato');
+    expect(s.getDocument(d)?.state).toBe('failed');
+  });
+
+  it('received invoices: once per IdentificativoSdI and name, then delivered to the ERP', () => {
+    const s = openStore();
+    const p = {
+      identificativoSdI: '77',
+      nomeFile: 'IT2_00001.xml',
+      sha256: 'ef'.repeat(32),
+      channel: 'sdicoop',
+      path: '/p/x.xml',
+      metadataName: 'IT2_00001_MT_001.xml',
+      metadataPath: '/p/mt.xml',
+      valid: true,
+      warnings: [],
+    };
+    const row = s.addPassive(p);
+    expect(row?.id).toBeGreaterThan(0);
+    expect(s.addPassive(p)).toBeNull();
+    expect(s.undeliveredPassive()).toHaveLength(1);
+    s.markPassiveDelivered(row?.id ?? 0, '/erp/in/IT2_00001.xml');
+    expect(s.undeliveredPassive()).toHaveLength(0);
   });
 });
