@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { AlreadyRunningError, runDaemon } from './daemon.js';
+import { isState, STATE_MEANING } from './lifecycle/states.js';
 import { createLogger } from './log.js';
 import { formatFinding } from './rules/report.js';
 import { runValidate } from './rules/validate-cli.js';
@@ -46,9 +48,11 @@ function configOrExit(file: string | undefined): Config {
   }
 }
 
-function openStoreOrExit(config: Config): Store {
+function openStoreOrExit(config: Config, readonly = true): Store {
   try {
-    return new Store(config.paths.db, { readonly: true });
+    if (!readonly && !fs.existsSync(config.paths.db))
+      throw new StoreError(`no store at ${config.paths.db} (has the daemon ever run here?)`);
+    return new Store(config.paths.db, { readonly });
   } catch (err) {
     process.stderr.write(`fatturad: cannot open the store: ${(err as Error).message}\n`);
     process.exit(EXIT.FAILURE);
@@ -109,7 +113,12 @@ export function buildProgram(): Command {
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
         out(`fatturad ${VERSION} — data in ${config.dataDir}`);
         out(`Documents: ${total}`);
-        for (const [state, n] of Object.entries(counts).sort()) out(`  ${state.padEnd(12)} ${n}`);
+        for (const [state, n] of Object.entries(counts).sort())
+          out(
+            `  ${state.padEnd(14)} ${String(n).padStart(6)}  ${isState(state) ? STATE_MEANING[state] : ''}`,
+          );
+        const passive = store.listPassive(1_000_000).length;
+        if (passive) out(`Received invoices: ${passive}`);
         if (openClaims) out(`Claims in progress: ${openClaims}`);
         if (errors.length) {
           out('\nLatest errors:');
@@ -135,15 +144,23 @@ export function buildProgram(): Command {
       const config = configOrExit(o.config);
       const store = openStoreOrExit(config);
       try {
+        const bySdi = store.findOutboundBySdiName(ref) ?? store.findOutboundByIdSdI(ref);
         const docs = /^\d+$/.test(ref)
           ? [store.getDocument(Number(ref))].filter((d) => d !== undefined)
           : store.findDocumentsByName(ref);
+        if (docs.length === 0 && bySdi)
+          docs.push(...[store.getDocument(bySdi.documentId)].filter((d) => d !== undefined));
         if (docs.length === 0) {
           process.stderr.write(`fatturad: no document ${ref}\n`);
           process.exitCode = EXIT.FAILURE;
           return;
         }
-        const result = docs.map((d) => ({ ...d, timeline: store.timeline(d.id) }));
+        const result = docs.map((d) => ({
+          ...d,
+          sdi: store.getOutbound(d.id) ?? null,
+          timeline: store.timeline(d.id),
+          notifications: store.notificationsOf(d.id),
+        }));
         if (o.json) {
           out(JSON.stringify(result, null, 2));
           return;
@@ -152,9 +169,47 @@ export function buildProgram(): Command {
           out(`Document ${d.id}: ${d.originalName}${d.entry ? ` (zip entry ${d.entry})` : ''}`);
           out(`  state ${d.state} since ${d.stateChangedAt}; sha256 ${d.sha256}; ${d.size} bytes`);
           out(`  from ${d.sourceDir}; now at ${d.path ?? '-'}`);
+          if (d.sdi) {
+            out(
+              `  SdI: sent as ${d.sdi.sdiName} by ${d.sdi.channel}, ${d.sdi.flow.toUpperCase()} flow, ` +
+                `IdentificativoSdI ${d.sdi.identificativoSdI ?? '(none yet)'}, ${d.sdi.attempts} attempt(s)` +
+                (d.sdi.lastError ? `; last problem: ${d.sdi.lastError}` : ''),
+            );
+          }
           for (const t of d.timeline)
-            out(`  ${t.at}  ${(t.from ?? '(new)').padEnd(10)} -> ${t.to.padEnd(10)} ${t.reason ?? ''}`);
+            out(`  ${t.at}  ${(t.from ?? '(new)').padEnd(13)} -> ${t.to.padEnd(13)} ${t.reason ?? ''}`);
+          for (const n of d.notifications)
+            out(
+              `  message ${n.kind} ${n.fileName} received ${n.receivedAt} (${n.outcome ?? 'pending'}), kept at ${n.path}`,
+            );
         }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('resend')
+    .description(
+      'send a document again whose first send is in doubt (check with SdI first: a second file is a duplicate)',
+    )
+    .argument('<document>', 'document id')
+    .option('-c, --config <file>', 'configuration file (YAML)')
+    .action((ref: string, o: { config?: string }) => {
+      const config = configOrExit(o.config);
+      const store = openStoreOrExit(config, false);
+      try {
+        const doc = store.getDocument(Number(ref));
+        const sdi = doc && store.getOutbound(doc.id);
+        if (!doc || !sdi || doc.state !== 'sending' || sdi.identificativoSdI) {
+          process.stderr.write(
+            `fatturad: document ${ref} is not waiting to be sent (${doc?.state ?? 'unknown'})\n`,
+          );
+          process.exitCode = EXIT.FAILURE;
+          return;
+        }
+        store.scheduleRetry(doc.id, 'resend asked by an operator', new Date());
+        out(`document ${doc.id} (${sdi.sdiName}) will be sent again at the daemon's next pass`);
       } finally {
         store.close();
       }

@@ -46,6 +46,55 @@ export const configSchema = z.strictObject({
     fileName: z.enum(['error', 'warning', 'off']),
     workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]),
   }),
+  sending: z.strictObject({
+    /** Send validated documents to SdI. Off: they stay validated. */
+    enabled: z.boolean(),
+    /** How often the step looks for work it was not told about. */
+    pollMs: positiveMs,
+    /** Files in flight to SdI at once. */
+    concurrency: z.number().int().min(1).max(64),
+    retry: z.strictObject({
+      initialMs: positiveMs,
+      maxMs: positiveMs,
+      /** 0: retry for ever (temporary failures only). */
+      maxAttempts: z.number().int().min(0),
+    }),
+  }),
+  channel: z.strictObject({
+    type: z.enum(['sdicoop', 'none']),
+    sdicoop: z.strictObject({
+      /** Run the built-in SdI simulator on loopback and talk to it (the embedded default). */
+      simulator: z.boolean(),
+      /** SdI's RiceviFile endpoint (given at accreditation). Ignored with the simulator. */
+      endpoint: z.string(),
+      /** fatturad's client certificate for calling SdI: PEM cert + key, or a PKCS#12 file. */
+      clientCert: z.string(),
+      clientKey: z.string(),
+      clientPfx: z.string(),
+      /** The environment variable holding the PKCS#12 password (never the password itself). */
+      passphraseEnv: z.string(),
+      /** CA certificates that SdI's server and client certificates chain to. */
+      sdiCAs: z.array(z.string().min(1)),
+      /** Where fatturad's TrasmissioneFatture and RicezioneFatture endpoints listen. */
+      listen: z.strictObject({ host: z.string().min(1), port }),
+      /** The certificate those endpoints present (default: the client certificate). */
+      serverCert: z.string(),
+      serverKey: z.string(),
+      timeoutMs: positiveMs,
+      /** Send the file as an MTOM/XOP attachment instead of inline base64. */
+      mtom: z.boolean(),
+    }),
+  }),
+  passive: z.strictObject({
+    /** Where received invoices are written for the ERP, with their metadata (MT) beside them. */
+    importDir: z.string().min(1),
+  }),
+  simulator: z.strictObject({
+    /** What the built-in SdI simulator does with each file (see docs/channels.md). */
+    scenario: z.enum(['deliver', 'mc-rc', 'mc-at', 'accept', 'refuse', 'expire', 'reject', 'unavailable']),
+    /** Delay before each notification, to watch the states change. */
+    delayMs: z.number().int().min(0),
+  }),
 });
 
 /** The configuration as written (relative paths, optional folders). */
@@ -88,6 +137,19 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
     paths,
     source,
     validation: { ...raw.validation, trustedCAs: raw.validation.trustedCAs.map(abs) },
+    channel: {
+      ...raw.channel,
+      sdicoop: {
+        ...raw.channel.sdicoop,
+        clientCert: raw.channel.sdicoop.clientCert && abs(raw.channel.sdicoop.clientCert),
+        clientKey: raw.channel.sdicoop.clientKey && abs(raw.channel.sdicoop.clientKey),
+        clientPfx: raw.channel.sdicoop.clientPfx && abs(raw.channel.sdicoop.clientPfx),
+        serverCert: raw.channel.sdicoop.serverCert && abs(raw.channel.sdicoop.serverCert),
+        serverKey: raw.channel.sdicoop.serverKey && abs(raw.channel.sdicoop.serverKey),
+        sdiCAs: raw.channel.sdicoop.sdiCAs.map(abs),
+      },
+    },
+    passive: { importDir: abs(raw.passive.importDir) },
     intake: {
       ...raw.intake,
       folders: raw.intake.folders.map((f) => ({

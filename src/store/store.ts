@@ -501,7 +501,7 @@ export class Store {
   ): { key: InvoiceKey; documentId: number; name: string }[] {
     const q = this.db.prepare(
       `SELECT k.document_id AS id, d.original_name AS name FROM invoice_keys k JOIN documents d ON d.id = k.document_id
-        WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate', 'failed') AND d.id <> ? LIMIT 1`,
+        WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate', 'failed', 'refused') AND d.id <> ? LIMIT 1`,
     );
     return keys.flatMap((key) => {
       const hit = q.get(keyIdentity(key), exceptDocument ?? -1) as { id: number; name: string } | undefined;
@@ -728,7 +728,7 @@ export class Store {
   holdInDoubt(documentId: number, note: string): void {
     this.db
       .prepare(
-        `UPDATE outbound SET last_error = ?, next_attempt_at = '9999-12-31T00:00:00.000Z' WHERE document_id = ?`,
+        `UPDATE outbound SET last_error = ?, in_flight_since = NULL, next_attempt_at = '9999-12-31T00:00:00.000Z' WHERE document_id = ?`,
       )
       .run(note, documentId);
   }
@@ -796,6 +796,13 @@ export class Store {
         .run(documentId, outcome, notificationId);
       if (to) this.transition(documentId, to.state, to.reason, to.details, to.path ? { path: to.path } : {});
     })();
+  }
+
+  /** Records what a notification did without moving any document (kept, unchanged, recorded). */
+  applyNotificationOutcome(notificationId: number, outcome: string, documentId?: number): void {
+    this.db
+      .prepare(`UPDATE notifications SET outcome = ?, document_id = coalesce(?, document_id) WHERE id = ?`)
+      .run(outcome, documentId ?? null, notificationId);
   }
 
   /** Notifications not yet linked to a document (arrived before the send was recorded, or unknown). */

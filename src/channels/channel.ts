@@ -1,0 +1,66 @@
+/**
+ * One interface for every way of talking to SdI (SDICoop, PEC, SDIFTP). A channel only moves
+ * bytes: it sends a file and hands whatever SdI sends back to the pipeline. It holds no invoice
+ * state; the pipeline decides what a send result or a message means.
+ */
+
+/** A file to send, under the SdI file name the pipeline assigned. */
+export interface OutgoingFile {
+  documentId: number;
+  sdiName: string;
+  bytes: Buffer;
+}
+
+/** What sending one file gave. */
+export type SendResult =
+  /** SdI took the file (SDICoop answers at once with its IdentificativoSdI). */
+  | { kind: 'accepted'; identificativoSdI: string; dataOraRicezione?: string; raw?: Buffer }
+  /** The channel handed the file over; SdI's IdentificativoSdI comes with its first answer (PEC, SDIFTP). */
+  | { kind: 'handed-over'; detail: string }
+  /** SdI refused to take it for good (e.g. EI01 empty file, EI03 user not enabled). */
+  | { kind: 'refused'; code: string; reason: string; raw?: Buffer }
+  /** A temporary failure (EI02, network, timeout): try again later. */
+  | { kind: 'retry'; reason: string; code?: string };
+
+/** Something SdI sent: a notification (RC, NS, MC, NE, DT, AT, SE...) or a received invoice. */
+export type InboundMessage =
+  | {
+      type: 'notification';
+      channel: string;
+      /** The message file name, e.g. IT01234567890_00001_RC_001.xml (may be absent on SDICoop). */
+      fileName: string;
+      bytes: Buffer;
+      /** The IdentificativoSdI the transport carried beside the file, if any. */
+      identificativoSdI?: string;
+    }
+  | {
+      type: 'invoice';
+      channel: string;
+      identificativoSdI: string;
+      fileName: string;
+      bytes: Buffer;
+      metadataName: string;
+      metadata: Buffer;
+    };
+
+/**
+ * Where a channel hands inbound messages. It resolves once the message is stored durably, so the
+ * channel may then acknowledge it to SdI (SOAP response, IMAP flag, SFTP delete); it rejects when
+ * the message could not be stored, and the channel must then let SdI send it again.
+ */
+export type InboundSink = (message: InboundMessage) => Promise<void>;
+
+export interface ChannelHealth {
+  ok: boolean;
+  detail: string;
+}
+
+export interface Channel {
+  /** Stable name, used in the store and the logs: 'sdicoop', 'pec', 'sdiftp'. */
+  readonly name: string;
+  /** Starts receiving (servers, mailbox polling); messages go to `sink`. */
+  start(sink: InboundSink): Promise<void>;
+  send(file: OutgoingFile): Promise<SendResult>;
+  health(): ChannelHealth;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,366 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { InboundMessage } from '../channels/channel.js';
+import type { Config } from '../config/schema.js';
+import { applyNotification } from '../lifecycle/notify.js';
+import type { Logger } from '../log.js';
+import { invoiceBaseName } from '../notifications/names.js';
+import { parseNotification } from '../notifications/parse.js';
+import type { Notification } from '../notifications/types.js';
+import { finding, type Finding } from '../rules/finding.js';
+import { sdiCodeTitle } from '../rules/sdi-codes.js';
+import { validateFile } from '../rules/validate.js';
+import type { NotificationRow, Store } from '../store/store.js';
+import { atomicWrite, exists, sha256 } from '../util/fsx.js';
+import { writeRejected } from './reports.js';
+
+/**
+ * What SdI sends back, whatever the channel: notifications drive the invoice's state through
+ * the pure rule of lifecycle/notify.ts; received invoices go to the ERP's import folder. Every
+ * message is first written verbatim to disk and recorded once (by sha256), and only then is the
+ * channel told it may acknowledge it: nothing SdI sent is ever lost or counted twice.
+ */
+export interface InboundEvents {
+  onNotification?: (kind: string, outcome: 'applied' | 'unchanged' | 'unmatched' | 'duplicate') => void;
+  onPassive?: () => void;
+  onStateChange?: () => void;
+}
+
+const safeName = (n: string): string => n.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'message';
+
+export class InboundHandler {
+  constructor(
+    private readonly store: Store,
+    private config: Config,
+    private readonly log: Logger,
+    private readonly events: InboundEvents = {},
+  ) {}
+
+  reconfigure(config: Config): void {
+    this.config = config;
+  }
+
+  private get messagesDir(): string {
+    return path.join(this.config.dataDir, 'messages');
+  }
+
+  /** Stores verbatim bytes under a content-derived name, atomically; returns the path. */
+  private async keep(dir: string, name: string, bytes: Buffer): Promise<{ file: string; sha: string }> {
+    const sha = sha256(bytes);
+    const file = path.join(dir, sha.slice(0, 2), `${sha.slice(0, 16)}-${safeName(name)}`);
+    if (!(await exists(file))) {
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await atomicWrite(file, bytes, { fsync: this.config.intake.fsync });
+    }
+    return { file, sha };
+  }
+
+  /** The channels' sink. Resolves once the message is stored; processing errors are logged, not thrown. */
+  async handle(msg: InboundMessage): Promise<void> {
+    if (msg.type === 'notification') await this.notification(msg);
+    else await this.passive(msg);
+  }
+
+  private async notification(msg: Extract<InboundMessage, { type: 'notification' }>): Promise<void> {
+    const parsed = parseNotification(msg.bytes);
+    const { file, sha } = await this.keep(this.messagesDir, msg.fileName || 'notification.xml', msg.bytes);
+    if (!parsed.ok) {
+      // Kept verbatim all the same: an operator can look at it.
+      const { isNew } = this.store.addNotification({
+        sha256: sha,
+        kind: 'unknown',
+        family: 'unknown',
+        identificativoSdI: msg.identificativoSdI ?? null,
+        nomeFile: null,
+        fileName: msg.fileName,
+        channel: msg.channel,
+        path: file,
+        signature: 'unknown',
+      });
+      if (isNew)
+        this.log.warn(
+          {
+            event: 'notification.unreadable',
+            channel: msg.channel,
+            file: msg.fileName,
+            kept: file,
+            error: parsed.error,
+          },
+          `a message from SdI could not be read; kept as ${file}`,
+        );
+      return;
+    }
+    const n = parsed.notification;
+    const { row, isNew } = this.store.addNotification({
+      sha256: sha,
+      kind: n.kind,
+      family: n.family,
+      identificativoSdI: n.identificativoSdI || msg.identificativoSdI || null,
+      nomeFile: n.nomeFile,
+      fileName: msg.fileName,
+      channel: msg.channel,
+      path: file,
+      signature: n.signature,
+    });
+    if (!isNew) {
+      this.events.onNotification?.(n.kind, 'duplicate');
+      this.log.debug(
+        {
+          event: 'notification.duplicate',
+          kind: n.kind,
+          identificativoSdI: n.identificativoSdI,
+          file: msg.fileName,
+        },
+        'the same notification again: nothing to do',
+      );
+      return;
+    }
+    await this.apply(row, n);
+  }
+
+  /** Finds the document a notification is about: by IdentificativoSdI, then by the SdI file name. */
+  private correlate(n: Pick<Notification, 'identificativoSdI' | 'nomeFile'>): number | undefined {
+    if (n.identificativoSdI) {
+      const o = this.store.findOutboundByIdSdI(n.identificativoSdI);
+      if (o) return o.documentId;
+    }
+    if (n.nomeFile) {
+      const o =
+        this.store.findOutboundBySdiName(n.nomeFile) ??
+        this.store.findOutboundBySdiName(`${invoiceBaseName(n.nomeFile)}.xml`) ??
+        this.store.findOutboundBySdiName(`${invoiceBaseName(n.nomeFile)}.xml.p7m`);
+      if (o) return o.documentId;
+    }
+    return undefined;
+  }
+
+  private async apply(row: NotificationRow, n: Notification): Promise<void> {
+    const kind = n.kind;
+    if (kind === 'MT' || kind === 'EC' || kind === 'SE') {
+      // About received invoices: recorded, no sent invoice changes.
+      this.store.applyNotificationOutcome(row.id, 'recorded');
+      this.log.info(
+        { event: 'notification.received', kind, identificativoSdI: n.identificativoSdI, file: row.fileName },
+        `${kind} for ${n.nomeFile} recorded`,
+      );
+      return;
+    }
+    const documentId = this.correlate(n);
+    if (documentId === undefined) {
+      this.events.onNotification?.(kind, 'unmatched');
+      this.log.warn(
+        {
+          event: 'notification.unmatched',
+          kind,
+          identificativoSdI: n.identificativoSdI,
+          nomeFile: n.nomeFile,
+          kept: row.path,
+        },
+        `${kind} for ${n.nomeFile} (IdentificativoSdI ${n.identificativoSdI}) matches no document sent from here; kept`,
+      );
+      return;
+    }
+    const doc = this.store.getDocument(documentId);
+    const out = this.store.getOutbound(documentId);
+    if (!doc || !out) return;
+    // The answer came before the send was recorded (SDICoop answers fast; a crash in between).
+    if (doc.state === 'sending' && n.identificativoSdI)
+      this.store.recordSent(documentId, n.identificativoSdI);
+    const current = this.store.getDocument(documentId)?.state ?? doc.state;
+    const decision = applyNotification(current, out.flow, kind, n.esito);
+    const details = {
+      notification: row.id,
+      kind,
+      identificativoSdI: n.identificativoSdI,
+      file: row.fileName,
+    };
+    if (!decision.next) {
+      this.store.applyNotificationOutcome(row.id, 'unchanged', documentId);
+      this.events.onNotification?.(kind, 'unchanged');
+      this.log.info(
+        { event: 'notification.no_change', documentId, kind, state: current, reason: decision.reason },
+        `${kind} for document ${documentId}: ${decision.reason}`,
+      );
+      return;
+    }
+    let reportPath: string | undefined;
+    let reason = describe(n);
+    let errors: Finding[] | undefined;
+    if (decision.next === 'rejected') {
+      errors = nsFindings(n);
+      reason = `SdI rejected the file (NS): ${errors.map((e) => e.code).join(', ') || 'no error list'}`;
+      if (doc.path && (await exists(doc.path))) {
+        const folder = this.config.intake.folders.find((f) => f.path === doc.sourceDir);
+        reportPath = await writeRejected({
+          dir: folder?.rejectedDir ?? this.config.paths.rejected,
+          name: doc.originalName,
+          sha256: doc.sha256,
+          tag: `d${doc.id}`,
+          from: doc.path,
+          fsync: this.config.intake.fsync,
+          report: {
+            source: {
+              folder: doc.sourceDir,
+              name: doc.originalName,
+              ...(doc.entry ? { entry: doc.entry } : {}),
+            },
+            documentId: doc.id,
+            sha256: doc.sha256,
+            size: doc.size,
+            at: new Date().toISOString(),
+            stage: 'sdi',
+            valid: false,
+            errors,
+            warnings: [],
+          },
+        });
+      }
+    }
+    this.store.applyNotification(row.id, documentId, decision.next, {
+      state: decision.next,
+      reason,
+      details: { ...details, ...(errors ? { errors } : {}) },
+      ...(reportPath ? { path: reportPath } : {}),
+    });
+    this.events.onNotification?.(kind, 'applied');
+    this.events.onStateChange?.();
+    const level = decision.next === 'rejected' || decision.next === 'refused' ? 'warn' : 'info';
+    this.log[level](
+      {
+        event: `invoice.${decision.next}`,
+        documentId,
+        file: doc.originalName,
+        sdiName: out.sdiName,
+        identificativoSdI: n.identificativoSdI,
+        kind,
+        ...(errors ? { codes: errors.map((e) => e.code) } : {}),
+        ...(reportPath ? { report: reportPath } : {}),
+      },
+      `${doc.originalName}: ${reason}`,
+    );
+  }
+
+  /** Re-tries the notifications that matched no document (e.g. after a send was recorded). */
+  async reconcile(): Promise<void> {
+    for (const row of this.store.unmatchedNotifications()) {
+      if (row.kind === 'unknown') continue;
+      if (
+        this.correlate({ identificativoSdI: row.identificativoSdI ?? '', nomeFile: row.nomeFile ?? '' }) ===
+        undefined
+      )
+        continue;
+      const parsed = parseNotification(await fsp.readFile(row.path));
+      if (parsed.ok) await this.apply(row, parsed.notification);
+    }
+  }
+
+  // ---- received invoices ----------------------------------------------------------------------
+
+  private async passive(msg: Extract<InboundMessage, { type: 'invoice' }>): Promise<void> {
+    const dir = path.join(this.config.dataDir, 'received');
+    const inv = await this.keep(dir, msg.fileName, msg.bytes);
+    const mt = await this.keep(dir, msg.metadataName, msg.metadata);
+    // Lenient: a received invoice is never refused here; problems are warnings for the accountant.
+    let warnings: Finding[] = [];
+    let valid = true;
+    try {
+      const v = await validateFile(msg.fileName, msg.bytes, { fileName: 'off' });
+      valid = v.valid;
+      warnings = [...v.errors, ...v.warnings];
+    } catch (err) {
+      warnings = [finding('VALIDATION-ERROR', String(err), String(err))];
+    }
+    const row = this.store.addPassive({
+      identificativoSdI: msg.identificativoSdI,
+      nomeFile: msg.fileName,
+      sha256: inv.sha,
+      channel: msg.channel,
+      path: inv.file,
+      metadataName: msg.metadataName,
+      metadataPath: mt.file,
+      valid,
+      warnings,
+    });
+    if (!row) {
+      this.log.debug(
+        { event: 'passive.duplicate', identificativoSdI: msg.identificativoSdI, file: msg.fileName },
+        'the same received invoice again: nothing to do',
+      );
+      return;
+    }
+    this.events.onPassive?.();
+    this.log.info(
+      {
+        event: 'passive.received',
+        id: row.id,
+        identificativoSdI: msg.identificativoSdI,
+        file: msg.fileName,
+        valid,
+        warnings: warnings.map((w) => w.code),
+      },
+      `received invoice ${msg.fileName}${valid ? '' : ` (with ${warnings.length} findings: delivered all the same)`}`,
+    );
+    await this.deliverPassive();
+  }
+
+  /** Writes every received invoice not yet delivered into the ERP's import folder, with its metadata beside it. */
+  async deliverPassive(): Promise<void> {
+    const target = this.config.passive.importDir;
+    await fsp.mkdir(target, { recursive: true });
+    for (const p of this.store.undeliveredPassive()) {
+      const out = path.join(target, path.basename(p.nomeFile));
+      // Metadata first: an ERP that picks up the invoice finds its MT already there.
+      if (p.metadataPath && p.metadataName)
+        await atomicWrite(
+          path.join(target, path.basename(p.metadataName)),
+          await fsp.readFile(p.metadataPath),
+          {
+            fsync: this.config.intake.fsync,
+          },
+        );
+      await atomicWrite(out, await fsp.readFile(p.path), { fsync: this.config.intake.fsync });
+      this.store.markPassiveDelivered(p.id, out);
+      this.log.info(
+        { event: 'passive.delivered', id: p.id, file: p.nomeFile, to: out },
+        `received invoice ${p.nomeFile} written to ${target}`,
+      );
+    }
+  }
+}
+
+/** One line about a notification, for the document's timeline. */
+function describe(n: Notification): string {
+  switch (n.kind) {
+    case 'RC':
+      return `delivered (RC) to ${n.destinatario?.codice ?? 'the recipient'}${n.dataOraConsegna ? ` at ${n.dataOraConsegna}` : ''}`;
+    case 'MC':
+      return n.family === 'b2b'
+        ? `not deliverable (MC): available in the buyer's reserved area${n.dataMessaADisposizione ? ` since ${n.dataMessaADisposizione}` : ''}`
+        : 'not delivered yet (MC): SdI keeps trying';
+    case 'AT':
+      return 'delivery impossible: SdI attested the transmission (AT)';
+    case 'NE':
+      return n.esito === 'EC01'
+        ? 'accepted by the administration (NE EC01)'
+        : n.esito === 'EC02'
+          ? 'refused by the administration (NE EC02)'
+          : 'outcome from the administration (NE) without a readable Esito';
+    case 'DT':
+      return 'no outcome within 15 days (DT)';
+    default:
+      return n.kind;
+  }
+}
+
+/** SdI's error list as findings, in the same form as local validation. */
+export function nsFindings(n: Notification): Finding[] {
+  return (n.errors ?? []).map((e) => {
+    const title = sdiCodeTitle(e.codice);
+    const hint = e.suggerimento ? ` Suggerimento: ${e.suggerimento}` : '';
+    return finding(
+      e.codice,
+      `SdI rejected the file: ${title ?? 'see the Italian description from SdI'}.`,
+      `${e.descrizione}${hint}`,
+    );
+  });
+}
