@@ -10,6 +10,12 @@ import { Store } from './store/store.js';
 import { FolderWatcher } from './watchers/folder-watcher.js';
 import { Intake } from './watchers/intake.js';
 import { ValidationStep } from './pipeline/validate-step.js';
+import { InboundHandler } from './pipeline/inbound.js';
+import { SendStep } from './pipeline/send-step.js';
+import type { Channel } from './channels/channel.js';
+import { openChannel } from './channels/registry.js';
+import { SdiCoopChannel } from './channels/soap/sdicoop.js';
+import type { SdiSimulator } from './sim/simulator.js';
 import { VERSION } from './version.js';
 
 /** The composition root: builds every part from the configuration and wires them together. */
@@ -52,6 +58,10 @@ export class Daemon {
   private store: Store | null = null;
   private intake: Intake | null = null;
   private validation: ValidationStep | null = null;
+  private inbound: InboundHandler | null = null;
+  private sending: SendStep | null = null;
+  private channel: Channel | null = null;
+  private simulator: SdiSimulator | null = null;
   private watcher: FolderWatcher | null = null;
   private ops: OpsServer | null = null;
   readonly metrics: Metrics;
@@ -94,8 +104,34 @@ export class Daemon {
       `fatturad ${VERSION} starting`,
     );
 
+    // SdI side first: answers that arrive while intake starts are stored at once.
+    const store = this.store;
+    this.inbound = new InboundHandler(store, c, this.log, {
+      onNotification: (kind, outcome) => this.metrics.notifications.inc({ kind, outcome }),
+      onPassive: () => this.metrics.passive.inc(),
+    });
+    const opened = await openChannel(c, this.log);
+    this.channel = opened.channel;
+    this.simulator = opened.simulator;
+    if (this.channel) {
+      const inbound = this.inbound;
+      await this.channel.start((m) => inbound.handle(m));
+      if (this.simulator && this.channel instanceof SdiCoopChannel)
+        this.simulator.connect(this.channel.endpoints);
+      this.sending = new SendStep(store, c, this.channel, this.log, {
+        onResult: (result) => this.metrics.sends.inc({ result }),
+        onSent: () => inbound.reconcile(),
+      });
+      await this.inbound.reconcile();
+      await this.inbound.deliverPassive();
+      this.sending.start();
+    }
+
     this.validation = new ValidationStep(this.store, c, this.log, {
-      onResult: (result) => this.metrics.validations.inc({ result }),
+      onResult: (result) => {
+        this.metrics.validations.inc({ result });
+        if (result === 'validated') this.sending?.kick();
+      },
       onError: () => this.metrics.validationErrors.inc(),
     });
     if (c.validation.enabled) this.validation.resume();
@@ -132,6 +168,18 @@ export class Daemon {
       },
       `ready: drop invoice files (.xml, .xml.p7m, .p7m, .zip) into ${c.intake.folders.map((f) => f.path).join(', ')}`,
     );
+    if (this.simulator)
+      this.log.info(
+        {
+          event: 'daemon.simulator',
+          scenario: c.simulator.scenario,
+          passiveDrop: path.join(c.dataDir, 'sim', 'deliver'),
+          inbox: c.passive.importDir,
+        },
+        `sending to the built-in SdI simulator (scenario "${c.simulator.scenario}", no SdI account involved). ` +
+          `Watch a file's fate with "fatturad status" and "fatturad show <file>"; ` +
+          `to receive an invoice, drop one into ${path.join(c.dataDir, 'sim', 'deliver')}: it arrives in ${c.passive.importDir}`,
+      );
   }
 
   health(): HealthReport {
@@ -141,6 +189,10 @@ export class Daemon {
       checks.store = { ok: this.store !== null };
     } catch (err) {
       checks.store = { ok: false, detail: (err as Error).message };
+    }
+    if (this.channel) {
+      const h = this.channel.health();
+      checks[`channel:${this.channel.name}`] = { ok: h.ok, detail: h.detail };
     }
     for (const [folder, h] of this.watcher?.folderHealth ?? []) {
       checks[`folder:${folder}`] = { ok: h.ok, ...(h.error ? { detail: h.error } : {}) };
@@ -178,10 +230,13 @@ export class Daemon {
     if (next.dataDir !== this.config.dataDir) needRestart.push('dataDir');
     if (JSON.stringify(next.http) !== JSON.stringify(this.config.http)) needRestart.push('http');
     if (next.validation.workers !== this.config.validation.workers) needRestart.push('validation.workers');
+    if (JSON.stringify(next.channel) !== JSON.stringify(this.config.channel)) needRestart.push('channel');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);
     this.validation?.reconfigure(this.config);
+    this.inbound?.reconfigure(this.config);
+    this.sending?.reconfigure(this.config);
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -204,6 +259,9 @@ export class Daemon {
       await this.watcher?.close();
       await this.intake?.stop();
       await this.validation?.stop();
+      await this.sending?.stop();
+      await this.channel?.stop();
+      await this.simulator?.close();
       await this.ops?.close();
       this.store?.close();
       this.store = null;

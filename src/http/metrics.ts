@@ -10,6 +10,9 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly validations: Counter<'result'>;
   readonly validationErrors: Counter;
+  readonly sends: Counter<'result'>;
+  readonly notifications: Counter<'kind' | 'outcome'>;
+  readonly passive: Counter;
 
   constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
@@ -39,6 +42,23 @@ export class Metrics {
     this.validationErrors = new Counter({
       name: 'fatturad_validation_errors_total',
       help: 'Validations that failed unexpectedly (the document stays received and is retried).',
+      registers: [this.registry],
+    });
+    this.sends = new Counter({
+      name: 'fatturad_sends_total',
+      help: 'Attempts to send a document to SdI, by result (sent, retry, failed).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.notifications = new Counter({
+      name: 'fatturad_notifications_total',
+      help: 'Messages from SdI, by kind (RC, NS, MC, ...) and outcome (applied, unchanged, unmatched, duplicate).',
+      labelNames: ['kind', 'outcome'],
+      registers: [this.registry],
+    });
+    this.passive = new Counter({
+      name: 'fatturad_received_invoices_total',
+      help: 'Invoices received from SdI (passive cycle).',
       registers: [this.registry],
     });
     this.configReloads = new Counter({

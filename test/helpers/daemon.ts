@@ -76,12 +76,13 @@ export function waitForEvent(logFile: string, event: string, from = 0, timeoutMs
 
 /**
  * Writes `<dir>/fatturad.yaml` for a test daemon: state in `<dir>/var`, JSON logs, a free health
- * port, one drop folder, validation off unless asked for, and the given intake settings.
+ * port, one drop folder, validation off unless asked for, the given intake settings, and no
+ * channel to SdI unless `extra` gives the rest of the configuration.
  */
 export function writeDaemonConfig(
   dir: string,
   outbox: string,
-  opts: { validation?: boolean; intake?: Record<string, number> } = {},
+  opts: { validation?: boolean; intake?: Record<string, number>; extra?: string[] } = {},
 ): string {
   fs.mkdirSync(dir, { recursive: true });
   const cfg = path.join(dir, 'fatturad.yaml');
@@ -95,6 +96,8 @@ export function writeDaemonConfig(
       'intake:',
       `  folders: [{ path: ${outbox} }]`,
       ...Object.entries(opts.intake ?? {}).map(([k, v]) => `  ${k}: ${v}`),
+      // No channel unless the test gives one: these daemons only take files in.
+      ...(opts.extra ?? ['channel: { type: none }']),
     ].join('\n'),
   );
   return cfg;
