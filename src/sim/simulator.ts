@@ -141,6 +141,11 @@ export class SdiSimulator {
     return { status: 200, contentType: 'text/xml; charset=utf-8', body: xml };
   }
 
+  /** Sends a message of SdI's to the trasmittente (e.g. a notification about a file it never sent). */
+  notify(m: PlannedMessage): void {
+    this.enqueue(m);
+  }
+
   private enqueue(m: PlannedMessage): void {
     this.queue.push({
       url: 'trasmissione',
