@@ -229,6 +229,83 @@ export function buildProgram(): Command {
       process.exitCode = await runValidate(files, config, o);
     });
 
+  program
+    .command('sim')
+    .description(
+      'run the SdI simulator alone (SDICoop over HTTPS with mutual TLS on loopback), for a daemon in another process',
+    )
+    .option('--port <port>', 'port of its SdIRiceviFile endpoint', '9480')
+    .option('--pki <dir>', 'where its certificates are made (CA, SdI, fatturad)', './var/sim/pki')
+    .option(
+      '--scenario <name>',
+      `deliver | mc-rc | mc-at | accept | refuse | expire | reject | unavailable`,
+      'deliver',
+    )
+    .option('--delay <ms>', 'delay before each notification', '500')
+    .option(
+      '--trasmissione <url>',
+      "the daemon's TrasmissioneFatture endpoint",
+      'https://127.0.0.1:9471/TrasmissioneFatture',
+    )
+    .option(
+      '--ricezione <url>',
+      "the daemon's RicezioneFatture endpoint",
+      'https://127.0.0.1:9471/RicezioneFatture',
+    )
+    .option(
+      '--deliver <dir>',
+      'invoices dropped here are delivered to the daemon as received invoices',
+      './var/sim/deliver',
+    )
+    .action(
+      async (o: {
+        port: string;
+        pki: string;
+        scenario: string;
+        delay: string;
+        trasmissione: string;
+        ricezione: string;
+        deliver: string;
+      }) => {
+        const { SCENARIOS } = await import('./sim/engine.js');
+        if (!(SCENARIOS as readonly string[]).includes(o.scenario)) {
+          process.stderr.write(`fatturad: unknown scenario ${o.scenario} (${SCENARIOS.join(', ')})\n`);
+          process.exit(EXIT.USAGE);
+        }
+        const { ensureSimPki } = await import('./sim/certs.js');
+        const { SdiSimulator } = await import('./sim/simulator.js');
+        const log = createLogger({ level: 'info', format: 'auto' });
+        const pki = await ensureSimPki(o.pki);
+        const sim = new SdiSimulator({
+          tls: {
+            cert: fs.readFileSync(pki.sdi.cert),
+            key: fs.readFileSync(pki.sdi.key),
+            ca: [fs.readFileSync(pki.caCert)],
+          },
+          scenario: o.scenario as (typeof SCENARIOS)[number],
+          delayMs: Number(o.delay),
+          passiveDir: o.deliver,
+          log,
+        });
+        const { riceviFileUrl } = await sim.listen('127.0.0.1', Number(o.port));
+        sim.connect({ trasmissioneFatture: o.trasmissione, ricezioneFatture: o.ricezione });
+        log.info(
+          {
+            event: 'sim.ready',
+            endpoint: riceviFileUrl,
+            ca: pki.caCert,
+            clientCert: pki.trasmittente.cert,
+            clientKey: pki.trasmittente.key,
+          },
+          `SdI simulator ready. Configure the daemon with channel.sdicoop: { simulator: false, endpoint: ${riceviFileUrl}, ` +
+            `clientCert: ${pki.trasmittente.cert}, clientKey: ${pki.trasmittente.key}, sdiCAs: [${pki.caCert}], listen: { port: 9471 } }`,
+        );
+        const stop = (): void => void sim.close().then(() => process.exit(0));
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      },
+    );
+
   const configCmd = program.command('config').description('configuration tools');
   configCmd
     .command('check')
