@@ -238,7 +238,7 @@ export function buildProgram(): Command {
     .option('--pki <dir>', 'where its certificates are made (CA, SdI, fatturad)', './var/sim/pki')
     .option(
       '--scenario <name>',
-      `deliver | mc-rc | mc-at | accept | refuse | expire | reject | unavailable`,
+      `deliver | mc-rc | mc-at | accept | refuse | expire | reject | unavailable | slow`,
       'deliver',
     )
     .option('--delay <ms>', 'delay before each notification', '500')

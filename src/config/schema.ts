@@ -91,7 +91,17 @@ export const configSchema = z.strictObject({
   }),
   simulator: z.strictObject({
     /** What the built-in SdI simulator does with each file (see docs/channels.md). */
-    scenario: z.enum(['deliver', 'mc-rc', 'mc-at', 'accept', 'refuse', 'expire', 'reject', 'unavailable']),
+    scenario: z.enum([
+      'deliver',
+      'mc-rc',
+      'mc-at',
+      'accept',
+      'refuse',
+      'expire',
+      'reject',
+      'unavailable',
+      'slow',
+    ]),
     /** Delay before each notification, to watch the states change. */
     delayMs: z.number().int().min(0),
   }),

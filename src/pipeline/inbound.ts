@@ -163,11 +163,23 @@ export class InboundHandler {
     const doc = this.store.getDocument(documentId);
     const out = this.store.getOutbound(documentId);
     if (!doc || !out) return;
+    // An NS whose only error is 00002 (file name already received), for a file sent more than
+    // once, is about the extra copy: the first one went through and has its own answers.
+    const aboutExtraCopy =
+      kind === 'NS' &&
+      out.attempts > 1 &&
+      (n.errors ?? []).length > 0 &&
+      (n.errors ?? []).every((e) => e.codice === '00002');
     // The answer came before the send was recorded (SDICoop answers fast; a crash in between).
-    if (doc.state === 'sending' && n.identificativoSdI)
+    if (doc.state === 'sending' && n.identificativoSdI && !aboutExtraCopy)
       this.store.recordSent(documentId, n.identificativoSdI);
     const current = this.store.getDocument(documentId)?.state ?? doc.state;
-    const decision = applyNotification(current, out.flow, kind, n.esito);
+    const decision = aboutExtraCopy
+      ? {
+          next: null,
+          reason: 'NS 00002 about a second copy of a file SdI already has: the first copy stands',
+        }
+      : applyNotification(current, out.flow, kind, n.esito);
     const details = {
       notification: row.id,
       kind,

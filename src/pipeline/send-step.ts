@@ -189,8 +189,14 @@ export class SendStep {
           break;
         }
         case 'handed-over':
+          // The file left; its IdentificativoSdI comes with SdI's first notification (PEC, or an
+          // SDICoop call that lost its answer). Never sent again on its own.
           this.store.holdInDoubt(o.documentId, result.detail);
           this.events.onResult?.('sent');
+          this.log.warn(
+            { event: 'send.in_doubt', documentId: o.documentId, sdiName: o.sdiName, detail: result.detail },
+            `${o.sdiName}: ${result.detail}. If nothing comes, check with SdI, then "fatturad resend ${o.documentId}"`,
+          );
           break;
         case 'refused': {
           this.store.recordFailed(o.documentId, `${result.code}: ${result.reason}`, { code: result.code });

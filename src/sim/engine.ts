@@ -18,6 +18,7 @@ import { validateFile } from '../rules/validate.js';
  * - accept / refuse / expire: RC, then NE EC01 / NE EC02 / DT (PA; B2B: RC only)
  * - reject: NS with the given code (default 00200)
  * - unavailable: the first RiceviFile of each file name answers EI02, the next ones deliver
+ * - slow: takes the file and delivers it, but answers RiceviFile late (the transport decides how late)
  * Files are validated with fatturad's own validation, as SdI would: an invalid file gets an NS
  * with the error list; a file name already received gets an NS 00002.
  */
@@ -30,6 +31,7 @@ export const SCENARIOS = [
   'expire',
   'reject',
   'unavailable',
+  'slow',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -50,7 +52,14 @@ export interface PlannedMessage {
 }
 
 export type Reception =
-  | { ok: true; identificativoSdI: string; dataOraRicezione: string; messages: PlannedMessage[] }
+  | {
+      ok: true;
+      identificativoSdI: string;
+      dataOraRicezione: string;
+      messages: PlannedMessage[];
+      /** The answer to RiceviFile should come late (scenario slow). */
+      slow?: boolean;
+    }
   | { ok: false; errore: 'EI01' | 'EI02' | 'EI03'; descrizione: string };
 
 const OPERATION: Record<string, PlannedMessage['operation']> = {
@@ -215,7 +224,13 @@ export class SdiEngine {
       default:
         messages.push(rc());
     }
-    return { ok: true, identificativoSdI: id, dataOraRicezione, messages };
+    return {
+      ok: true,
+      identificativoSdI: id,
+      dataOraRicezione,
+      messages,
+      ...(scenario === 'slow' ? { slow: true } : {}),
+    };
   }
 
   /** A received (passive) invoice and its metadata file (MT), as SdI delivers them to a recipient. */

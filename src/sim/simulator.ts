@@ -34,6 +34,8 @@ export interface SimulatorOptions {
   log: Logger;
   /** How often an undelivered callback is tried again. */
   retryMs?: number;
+  /** How late RiceviFile answers in the slow scenario (default 5 minutes: past any client timeout). */
+  slowAnswerMs?: number;
 }
 
 export interface TrasmittenteEndpoints {
@@ -138,6 +140,8 @@ export class SdiSimulator {
         : `SdI simulator answered ${r.errore} for ${nomeFile}`,
     );
     if (r.ok) for (const m of r.messages) this.enqueue(m);
+    if (r.ok && r.slow)
+      await new Promise((resolve) => setTimeout(resolve, this.opts.slowAnswerMs ?? 300_000).unref());
     return { status: 200, contentType: 'text/xml; charset=utf-8', body: xml };
   }
 

@@ -78,7 +78,10 @@ interface Setup {
   simPort: number;
 }
 
-function configure(name: string, opts: { client?: { cert: string; key: string } } = {}): Promise<Setup> {
+function configure(
+  name: string,
+  opts: { client?: { cert: string; key: string }; timeoutMs?: number; mtom?: boolean } = {},
+): Promise<Setup> {
   return (async () => {
     const dir = path.join(t.dir, name);
     const outbox = path.join(dir, 'outbox');
@@ -109,7 +112,8 @@ function configure(name: string, opts: { client?: { cert: string; key: string } 
         `    clientKey: ${client.key}`,
         `    sdiCAs: [${pki.caCert}]`,
         `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-        '    timeoutMs: 10000',
+        `    timeoutMs: ${opts.timeoutMs ?? 10000}`,
+        `    mtom: ${opts.mtom ?? false}`,
         `passive: { importDir: ${inbox} }`,
       ].join('\n'),
     );
@@ -119,6 +123,7 @@ function configure(name: string, opts: { client?: { cert: string; key: string } 
 
 async function startSim(s: Setup, delayMs = 0): Promise<SdiSimulator> {
   const sim = new SdiSimulator({
+    slowAnswerMs: 3000,
     tls: {
       cert: fs.readFileSync(pki.sdi.cert),
       key: fs.readFileSync(pki.sdi.key),
@@ -311,6 +316,35 @@ describe('SDICoop faults', () => {
       daemon = await startDaemon(s);
       await fate(s, 'killed.xml', 'invoice.delivered');
       expect(sim.engine.calls.get(String(accepted.sdiName))).toBe(1);
+    } finally {
+      await stop(daemon);
+      await sim.close();
+    }
+  });
+
+  it('no answer after the file left (timeout): held in doubt, never sent twice, settled by the RC', async () => {
+    const s = await configure('slow', { timeoutMs: 1000 });
+    const sim = await startSim(s);
+    const daemon = await startDaemon(s);
+    try {
+      fs.writeFileSync(path.join(s.outbox, 'slow.xml'), b2b('slow'));
+      const doubt = await waitForEvent(s.logFile, 'send.in_doubt');
+      await fate(s, 'slow.xml', 'invoice.delivered');
+      expect(sim.engine.calls.get(String(doubt.sdiName))).toBe(1);
+      expect((await show(s, 'slow.xml')).sdi.identificativoSdI).toMatch(/^\d+$/);
+    } finally {
+      await stop(daemon);
+      await sim.close();
+    }
+  });
+
+  it('MTOM: the file travels as an XOP attachment and is taken', async () => {
+    const s = await configure('mtom', { mtom: true });
+    const sim = await startSim(s);
+    const daemon = await startDaemon(s);
+    try {
+      fs.writeFileSync(path.join(s.outbox, 'mtom.xml'), b2b());
+      await fate(s, 'mtom.xml', 'invoice.delivered');
     } finally {
       await stop(daemon);
       await sim.close();

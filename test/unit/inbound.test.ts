@@ -156,6 +156,21 @@ describe('inbound notifications', () => {
     expect(store.getDocument(d)?.state).toBe('delivered');
   });
 
+  it('an NS 00002 about a second copy of a file sent twice does not reject the invoice', async () => {
+    const { store, handler, sent, msg } = setup();
+    const d = sent('b2b');
+    store.markAttempt(d);
+    store.markAttempt(d); // two attempts were made
+    const ns = msg('NS', 'b2b', {
+      identificativoSdI: '501',
+      errors: [{ codice: '00002', descrizione: 'Nome file duplicato', suggerimento: '' }],
+    });
+    await handler.handle(ns);
+    expect(store.getDocument(d)?.state).toBe('sent');
+    await handler.handle(msg('RC', 'b2b'));
+    expect(store.getDocument(d)?.state).toBe('delivered');
+  });
+
   it('unreadable messages are kept with a clear event', async () => {
     const { handler, lines, t } = setup();
     await handler.handle({

@@ -136,14 +136,34 @@ export interface HttpResult {
   body: Buffer;
 }
 
-/** One POST over HTTPS with mutual TLS. Rejects on network errors and on timeout. */
+/**
+ * A failed call. `inDoubt`: the whole request was written and no answer came within the timeout,
+ * so the server may have taken it and calling again could deliver the same file twice. Other
+ * failures (refused connection, TLS refusal, reset) are taken as "not received": with TLS 1.3 a
+ * server refuses a client certificate only after the client has written its request, so "the
+ * request was written" alone does not mean the server got it.
+ */
+export class SoapCallError extends Error {
+  override name = 'SoapCallError';
+  constructor(
+    message: string,
+    readonly inDoubt: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** One POST over HTTPS with mutual TLS. Rejects (SoapCallError) on network errors and on timeout. */
 export function postSoap(
   url: string,
   body: string | Buffer,
   headers: Record<string, string>,
   tls: TlsClientOptions,
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve, rejectRaw) => {
+    let sent = false;
+    let timedOut = false;
+    const reject = (err: Error): void => rejectRaw(new SoapCallError(err.message, sent && timedOut));
     const u = new URL(url);
     if (u.protocol !== 'https:') {
       reject(new Error(`only https URLs are allowed for SDICoop: ${url}`));
@@ -183,7 +203,13 @@ export function postSoap(
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${tls.timeoutMs} ms`)));
+    req.on('timeout', () => {
+      timedOut = true;
+      req.destroy(new Error(`no answer within ${tls.timeoutMs} ms`));
+    });
+    req.on('finish', () => {
+      sent = true;
+    });
     req.on('error', reject);
     req.end(payload);
   });

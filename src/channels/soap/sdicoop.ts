@@ -10,6 +10,7 @@ import {
 } from './envelope.js';
 import {
   postSoap,
+  SoapCallError,
   SoapHttpsServer,
   type SoapHttpRequest,
   type SoapHttpResponse,
@@ -176,6 +177,13 @@ export class SdiCoopChannel implements Channel {
         );
       }
     } catch (err) {
+      if (err instanceof SoapCallError && err.inDoubt)
+        // SdI may have taken the file: sending it again would be a second file (NS 00002 at
+        // best). SdI's first notification about this name settles it.
+        return this.note({
+          kind: 'handed-over',
+          detail: `in doubt: the file was sent but no answer came (${err.message}); waiting for SdI's first notification about it`,
+        });
       return this.note({ kind: 'retry', reason: `cannot reach SdI: ${(err as Error).message}` });
     }
     const r = parseResponse('SdIRiceviFile', 'RiceviFile', res.body, res.contentType);
