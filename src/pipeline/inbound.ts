@@ -6,6 +6,7 @@ import { applyNotification } from '../lifecycle/notify.js';
 import type { Logger } from '../log.js';
 import { invoiceBaseName } from '../notifications/names.js';
 import { parseNotification } from '../notifications/parse.js';
+import { checkNotificationSignature, describeSignature } from '../notifications/signature.js';
 import type { Notification } from '../notifications/types.js';
 import { finding, type Finding } from '../rules/finding.js';
 import { sdiCodeTitle } from '../rules/sdi-codes.js';
@@ -91,6 +92,8 @@ export class InboundHandler {
       return;
     }
     const n = parsed.notification;
+    // Best effort: recorded, logged when it fails, never a reason to drop the message.
+    const signature = checkNotificationSignature(msg.bytes);
     const { row, isNew } = this.store.addNotification({
       sha256: sha,
       kind: n.kind,
@@ -100,7 +103,7 @@ export class InboundHandler {
       fileName: msg.fileName,
       channel: msg.channel,
       path: file,
-      signature: n.signature,
+      signature: describeSignature(signature),
     });
     if (!isNew) {
       this.events.onNotification?.(n.kind, 'duplicate');
@@ -115,6 +118,18 @@ export class InboundHandler {
       );
       return;
     }
+    if (signature.status === 'invalid')
+      this.log.warn(
+        {
+          event: 'notification.signature_invalid',
+          kind: n.kind,
+          identificativoSdI: n.identificativoSdI,
+          file: msg.fileName,
+          reason: signature.reason,
+          kept: file,
+        },
+        `the signature of ${msg.fileName || n.kind} does not verify (${signature.reason}); the message is processed and kept`,
+      );
     await this.apply(row, n);
   }
 

@@ -171,6 +171,27 @@ describe('inbound notifications', () => {
     expect(store.getDocument(d)?.state).toBe('delivered');
   });
 
+  it("SdI's signature is checked and recorded; a broken one is logged, the message still kept and processed", async () => {
+    const { store, handler, lines } = setup();
+    const rc = fs.readFileSync(
+      path.resolve(SAMPLES, '..', '..', 'sdi', 'messaggi', 'samples', 'IT01234567890_11111_RC_001.xml'),
+    );
+    await handler.handle({ type: 'notification', channel: 'sdicoop', fileName: 'a_RC_001.xml', bytes: rc });
+    const broken = Buffer.from(rc.toString('utf8').replace('<Note>Esempio<', '<Note>Esempi0<'));
+    await handler.handle({
+      type: 'notification',
+      channel: 'sdicoop',
+      fileName: 'b_RC_001.xml',
+      bytes: broken,
+    });
+    const kept = store.unmatchedNotifications().map((n) => n.signature);
+    expect(kept).toEqual([
+      'valid (Sistema Interscambio Fattura PA)',
+      'invalid: the document does not match its signed digest',
+    ]);
+    expect(lines.some((l) => l.event === 'notification.signature_invalid')).toBe(true);
+  });
+
   it('unreadable messages are kept with a clear event', async () => {
     const { handler, lines, t } = setup();
     await handler.handle({
