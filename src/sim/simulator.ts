@@ -1,4 +1,5 @@
 import fsp from 'node:fs/promises';
+import type https from 'node:https';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import {
@@ -11,6 +12,7 @@ import {
 import {
   postSoap,
   SoapHttpsServer,
+  keepAliveAgent,
   type SoapHttpRequest,
   type SoapHttpResponse,
 } from '../channels/soap/http.js';
@@ -67,7 +69,10 @@ export class SdiSimulator {
   constructor(private readonly opts: SimulatorOptions) {
     this.engine = new SdiEngine({ scenario: opts.scenario });
     this.server = new SoapHttpsServer(opts.tls, (req) => this.handle(req));
+    this.agent = keepAliveAgent(opts.tls, 4);
   }
+
+  private readonly agent: https.Agent;
 
   async listen(host: string, port: number): Promise<{ riceviFileUrl: string; port: number }> {
     const a = await this.server.listen(host, port);
@@ -210,7 +215,7 @@ export class SdiSimulator {
           'content-type': 'text/xml; charset=utf-8',
           soapaction: `"${operationOf(service, o.operation).soapAction}"`,
         },
-        { ...this.opts.tls, timeoutMs: 30_000 },
+        { ...this.opts.tls, timeoutMs: 30_000, agent: this.agent },
       );
       if (res.status >= 200 && res.status < 300) {
         if (o.operation === 'RiceviFatture') {
@@ -283,6 +288,7 @@ export class SdiSimulator {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.passiveTimer) clearTimeout(this.passiveTimer);
+    this.agent.destroy();
     await this.server.close();
   }
 }

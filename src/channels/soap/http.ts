@@ -128,6 +128,26 @@ export interface TlsClientOptions {
   /** CAs the server's certificate must chain to. */
   ca: Buffer[];
   timeoutMs: number;
+  /** Connections kept open between calls (see `keepAliveAgent`); none: a new connection per call. */
+  agent?: https.Agent;
+}
+
+/**
+ * An agent that keeps TLS connections open between calls, so that a batch of files does not pay
+ * one handshake each. The identity and trust are the agent's own.
+ */
+export function keepAliveAgent(
+  tls: Omit<TlsClientOptions, 'agent' | 'timeoutMs'>,
+  maxSockets: number,
+): https.Agent {
+  return new https.Agent({
+    keepAlive: true,
+    maxSockets,
+    ...(tls.pfx ? { pfx: tls.pfx, passphrase: tls.passphrase } : { cert: tls.cert, key: tls.key }),
+    ca: tls.ca,
+    minVersion: 'TLSv1.2',
+    rejectUnauthorized: true,
+  });
 }
 
 export interface HttpResult {
@@ -179,7 +199,7 @@ export function postSoap(
         ca: tls.ca,
         minVersion: 'TLSv1.2',
         rejectUnauthorized: true,
-        agent: false,
+        agent: tls.agent ?? false,
         timeout: tls.timeoutMs,
       },
       (res) => {

@@ -9,6 +9,7 @@ import {
   parseSoapMessage,
 } from './envelope.js';
 import {
+  keepAliveAgent,
   postSoap,
   SoapCallError,
   SoapHttpsServer,
@@ -50,7 +51,11 @@ export class SdiCoopChannel implements Channel {
   private base = '';
   private lastSend: { ok: boolean; at: string; detail: string } | null = null;
 
-  constructor(private readonly opts: SdiCoopOptions) {}
+  private readonly client: TlsClientOptions;
+
+  constructor(private readonly opts: SdiCoopOptions) {
+    this.client = { ...opts.client, agent: keepAliveAgent(opts.client, 16) };
+  }
 
   /** fatturad's endpoints, to give SdI (or the simulator). */
   get endpoints(): { trasmissioneFatture: string; ricezioneFatture: string } {
@@ -166,14 +171,14 @@ export class SdiCoopChannel implements Channel {
           this.opts.endpoint,
           m.body,
           { 'content-type': m.contentType, soapaction },
-          this.opts.client,
+          this.client,
         );
       } else {
         res = await postSoap(
           this.opts.endpoint,
           buildRequest('SdIRiceviFile', 'RiceviFile', fields),
           { 'content-type': XML, soapaction },
-          this.opts.client,
+          this.client,
         );
       }
     } catch (err) {
@@ -243,6 +248,7 @@ export class SdiCoopChannel implements Channel {
   }
 
   async stop(): Promise<void> {
+    this.client.agent?.destroy();
     await this.server?.close();
     this.server = null;
   }
