@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { SCENARIOS } from '../sim/scenarios.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1);
@@ -91,17 +92,7 @@ export const configSchema = z.strictObject({
   }),
   simulator: z.strictObject({
     /** What the built-in SdI simulator does with each file (see docs/channels.md). */
-    scenario: z.enum([
-      'deliver',
-      'mc-rc',
-      'mc-at',
-      'accept',
-      'refuse',
-      'expire',
-      'reject',
-      'unavailable',
-      'slow',
-    ]),
+    scenario: z.enum(SCENARIOS),
     /** Delay before each notification, to watch the states change. */
     delayMs: z.number().int().min(0),
   }),

@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
+import { loadPkijs } from '../util/pkijs.js';
 import { finding, type Finding } from '../rules/finding.js';
 
 /**
@@ -9,26 +9,11 @@ import { finding, type Finding } from '../rules/finding.js';
  * indefinite lengths, and signatures nested a few times. Garbage gets a finding, never a throw.
  */
 
-// pkijs and asn1js are loaded at the first signed file: together they take about 20 MB, which a
-// daemon that only ever sees unsigned XML does not need to carry.
+// pkijs and asn1js are loaded at first use (util/pkijs.ts).
 let asn1js: typeof Asn1js;
 let pkijs: typeof Pkijs;
-let loading: Promise<void> | undefined;
-function loadPki(): Promise<void> {
-  loading ??= (async (): Promise<void> => {
-    asn1js = await import('asn1js');
-    pkijs = await import('pkijs');
-    pkijs.setEngine(
-      'node',
-      new pkijs.CryptoEngine({
-        name: 'node',
-        // pkijs types this as the DOM's Crypto, which this Node-only build does not load.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unnecessary-type-assertion
-        crypto: crypto.webcrypto as unknown as Pkijs.CryptoEngineParameters['crypto'],
-      }),
-    );
-  })();
-  return loading;
+async function loadPki(): Promise<void> {
+  ({ asn1js, pkijs } = await loadPkijs());
 }
 
 export interface SignerInfo {

@@ -13,7 +13,7 @@ import { sdiCodeTitle } from '../rules/sdi-codes.js';
 import { validateFile } from '../rules/validate.js';
 import type { NotificationRow, Store } from '../store/store.js';
 import { atomicWrite, exists, sha256 } from '../util/fsx.js';
-import { writeRejected } from './reports.js';
+import { rejectDocument } from './reports.js';
 
 /**
  * What SdI sends back, whatever the channel: notifications drive the invoice's state through
@@ -217,30 +217,7 @@ export class InboundHandler {
       errors = nsFindings(n);
       reason = `SdI rejected the file (NS): ${errors.map((e) => e.code).join(', ') || 'no error list'}`;
       if (doc.path && (await exists(doc.path))) {
-        const folder = this.config.intake.folders.find((f) => f.path === doc.sourceDir);
-        reportPath = await writeRejected({
-          dir: folder?.rejectedDir ?? this.config.paths.rejected,
-          name: doc.originalName,
-          sha256: doc.sha256,
-          tag: `d${doc.id}`,
-          from: doc.path,
-          fsync: this.config.intake.fsync,
-          report: {
-            source: {
-              folder: doc.sourceDir,
-              name: doc.originalName,
-              ...(doc.entry ? { entry: doc.entry } : {}),
-            },
-            documentId: doc.id,
-            sha256: doc.sha256,
-            size: doc.size,
-            at: new Date().toISOString(),
-            stage: 'sdi',
-            valid: false,
-            errors,
-            warnings: [],
-          },
-        });
+        reportPath = await rejectDocument({ ...doc, path: doc.path }, this.config, 'sdi', errors, []);
       }
     }
     this.store.applyNotification(row.id, documentId, decision.next, {

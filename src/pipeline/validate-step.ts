@@ -6,7 +6,7 @@ import type { Finding } from '../rules/finding.js';
 import { ValidationPool, poolSize } from '../rules/pool.js';
 import { duplicateFindings } from '../rules/validate.js';
 import type { DocumentRow, Store } from '../store/store.js';
-import { writeRejected } from './reports.js';
+import { rejectDocument } from './reports.js';
 
 /**
  * The validation step of the pipeline: every `received` document is checked as SdI would; a
@@ -161,26 +161,13 @@ export class ValidationStep {
       );
       return;
     }
-    const folder = this.config.intake.folders.find((f) => f.path === doc.sourceDir);
-    const out = await writeRejected({
-      dir: folder?.rejectedDir ?? this.config.paths.rejected,
-      name: doc.originalName,
-      sha256: doc.sha256,
-      tag: `d${doc.id}`,
-      from: doc.path,
-      fsync: this.config.intake.fsync,
-      report: {
-        source: { folder: doc.sourceDir, name: doc.originalName, ...(doc.entry ? { entry: doc.entry } : {}) },
-        documentId: doc.id,
-        sha256: doc.sha256,
-        size: doc.size,
-        at: new Date().toISOString(),
-        stage: 'validation',
-        valid: false,
-        errors: r.errors,
-        warnings: r.warnings,
-      },
-    });
+    const out = await rejectDocument(
+      { ...doc, path: doc.path },
+      this.config,
+      'validation',
+      r.errors,
+      r.warnings,
+    );
     const reason = summarize(r.errors);
     this.store.transition(doc.id, 'rejected', reason, r.errors, { path: out });
     await fsp.rm(doc.path, { force: true });

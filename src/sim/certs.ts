@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
+import { loadPkijs } from '../util/pkijs.js';
 import { atomicWrite } from '../util/fsx.js';
 
 /**
@@ -16,25 +17,11 @@ import { atomicWrite } from '../util/fsx.js';
  * where RSA 2048 takes tens to hundreds.
  */
 
-// pkijs and asn1js are loaded only when certificates are made, as in src/invoice/p7m.ts.
+// pkijs and asn1js are loaded at first use (util/pkijs.ts).
 let asn1js: typeof Asn1js;
 let pkijs: typeof Pkijs;
-let loading: Promise<void> | undefined;
-function loadPki(): Promise<void> {
-  loading ??= (async (): Promise<void> => {
-    asn1js = await import('asn1js');
-    pkijs = await import('pkijs');
-    pkijs.setEngine(
-      'node',
-      new pkijs.CryptoEngine({
-        name: 'node',
-        // pkijs types this as the DOM's Crypto, which this Node-only build does not load.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unnecessary-type-assertion
-        crypto: crypto.webcrypto as unknown as Pkijs.CryptoEngineParameters['crypto'],
-      }),
-    );
-  })();
-  return loading;
+async function loadPki(): Promise<void> {
+  ({ asn1js, pkijs } = await loadPkijs());
 }
 
 const subtle = crypto.webcrypto.subtle;

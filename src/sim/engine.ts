@@ -22,18 +22,8 @@ import { validateFile } from '../rules/validate.js';
  * Files are validated with fatturad's own validation, as SdI would: an invalid file gets an NS
  * with the error list; a file name already received gets an NS 00002.
  */
-export const SCENARIOS = [
-  'deliver',
-  'mc-rc',
-  'mc-at',
-  'accept',
-  'refuse',
-  'expire',
-  'reject',
-  'unavailable',
-  'slow',
-] as const;
-export type Scenario = (typeof SCENARIOS)[number];
+export { SCENARIOS, type Scenario } from './scenarios.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /** A message the simulated SdI sends to the trasmittente: the SDICoop operation, the file. */
 export interface PlannedMessage {

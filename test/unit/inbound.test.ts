@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { buildNotification } from '../../src/notifications/build.js';
 import { InboundHandler } from '../../src/pipeline/inbound.js';
 import { Store } from '../../src/store/store.js';
+import { validatedDocument } from '../helpers/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Notifications and received invoices through the inbound handler, on a real store and real files. */
@@ -32,33 +33,7 @@ function setup() {
   });
   /** A document sent as IT01234567890_00001.xml, in the given flow, optionally with its IdentificativoSdI. */
   const sent = (flow: 'pa' | 'b2b', id: string | null = '500'): number => {
-    const file = path.join(t.dir, 'spool.xml');
-    fs.writeFileSync(file, FPR01);
-    const [row] = store.beginClaims(
-      [{ sourceDir: t.dir, originalName: 'a.xml', sourcePath: file }],
-      () => file,
-    );
-    const ids = store.finishClaims([
-      {
-        intakeId: row?.id ?? 0,
-        sha256: 'ab'.repeat(32),
-        size: FPR01.length,
-        outcome: 'accepted',
-        documents: [
-          {
-            entry: '',
-            originalName: 'a.xml',
-            sha256: 'ab'.repeat(32),
-            size: FPR01.length,
-            state: 'received',
-            path: file,
-            reason: 't',
-          },
-        ],
-      },
-    ]);
-    const d = ids.get(row?.id ?? 0)?.[0] ?? 0;
-    store.markValidated(d, [], 'valid');
+    const d = validatedDocument(store, t.dir, 'a.xml', FPR01);
     store.beginSending(d, { channel: 'sdicoop', sdiName: 'IT01234567890_00001.xml', flow });
     if (id) store.recordSent(d, id);
     return d;

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { backoffMs, SendStep } from '../../src/pipeline/send-step.js';
 import { Store } from '../../src/store/store.js';
 import { waitFor } from '../helpers/daemon.js';
+import { validatedDocument } from '../helpers/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -43,30 +44,7 @@ function setup(script: SendResult[], name = 'fattura.xml') {
   config.sending.retry = { initialMs: 20, maxMs: 40, maxAttempts: 3 };
   const store = new Store(config.paths.db);
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const file = path.join(t.dir, name);
-  fs.writeFileSync(file, FPR01);
-  const [row] = store.beginClaims([{ sourceDir: t.dir, originalName: name, sourcePath: file }], () => file);
-  const ids = store.finishClaims([
-    {
-      intakeId: row?.id ?? 0,
-      sha256: 'ab'.repeat(32),
-      size: FPR01.length,
-      outcome: 'accepted',
-      documents: [
-        {
-          entry: '',
-          originalName: name,
-          sha256: 'ab'.repeat(32),
-          size: FPR01.length,
-          state: 'received',
-          path: file,
-          reason: 't',
-        },
-      ],
-    },
-  ]);
-  const d = ids.get(row?.id ?? 0)?.[0] ?? 0;
-  store.markValidated(d, [], 'valid');
+  const d = validatedDocument(store, t.dir, name, FPR01);
   const channel = new ScriptedChannel(script);
   const step = new SendStep(store, config, channel, log);
   cleanups.push(
