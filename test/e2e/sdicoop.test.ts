@@ -322,16 +322,20 @@ describe('SDICoop faults', () => {
     }
   });
 
-  it('no answer after the file left (timeout): held in doubt, never sent twice, settled by the RC', async () => {
+  it('no answer after the file left (timeout): retried under the same name; the NS 00002 about the copy changes nothing', async () => {
     const s = await configure('slow', { timeoutMs: 1000 });
-    const sim = await startSim(s);
+    // SdI's answers come late enough for the retry to reach it first.
+    const sim = await startSim(s, 2500);
     const daemon = await startDaemon(s);
     try {
       fs.writeFileSync(path.join(s.outbox, 'slow.xml'), b2b('slow'));
-      const doubt = await waitForEvent(s.logFile, 'send.in_doubt');
       await fate(s, 'slow.xml', 'invoice.delivered');
-      expect(sim.engine.calls.get(String(doubt.sdiName))).toBe(1);
-      expect((await show(s, 'slow.xml')).sdi.identificativoSdI).toMatch(/^\d+$/);
+      const d = await show(s, 'slow.xml');
+      await waitFor('the NS 00002 about the second copy', () =>
+        readLog(s.logFile).find((l) => l.event === 'notification.no_change' && l.kind === 'NS'),
+      );
+      expect(sim.engine.calls.get(d.sdi.sdiName)).toBeGreaterThanOrEqual(2);
+      expect((await show(s, 'slow.xml')).state).toBe('delivered');
     } finally {
       await stop(daemon);
       await sim.close();

@@ -183,11 +183,12 @@ export class SdiCoopChannel implements Channel {
       }
     } catch (err) {
       if (err instanceof SoapCallError && err.inDoubt)
-        // SdI may have taken the file: sending it again would be a second file (NS 00002 at
-        // best). SdI's first notification about this name settles it.
+        // SdI may have taken the file. Sending it again under the same name is safe: SdI refuses
+        // a second file with a name it already has (NS 00002), and that NS about the extra copy
+        // does not touch the invoice (pipeline/inbound.ts); the first copy's answers stand.
         return this.note({
-          kind: 'handed-over',
-          detail: `in doubt: the file was sent but no answer came (${err.message}); waiting for SdI's first notification about it`,
+          kind: 'retry',
+          reason: `no answer after the file was sent (${err.message}); SdI may have it: sent again under the same name`,
         });
       return this.note({ kind: 'retry', reason: `cannot reach SdI: ${(err as Error).message}` });
     }
