@@ -121,6 +121,8 @@ function naturaRule(
   codeForbidden: string,
   what: string,
   whatIt: string,
+  /** TD16 (reverse-charge integration) may carry a rate and a Natura: lines and summaries only. */
+  td16Exempt: boolean,
 ): Check {
   return (c) =>
     each(c, rel).flatMap(({ el, path }) => {
@@ -137,7 +139,7 @@ function naturaRule(
           ),
         ];
       }
-      if (!rate.eq(ZERO) && natura && c.tipo !== 'TD16') {
+      if (!rate.eq(ZERO) && natura && !(td16Exempt && c.tipo === 'TD16')) {
         return [
           finding(
             codeForbidden,
@@ -163,6 +165,7 @@ const CHECKS: Check[] = [
     '00401',
     'A line (DettaglioLinee)',
     'Una linea (DettaglioLinee)',
+    true,
   ),
   naturaRule(
     'DatiGenerali/DatiGeneraliDocumento/DatiCassaPrevidenziale',
@@ -170,6 +173,7 @@ const CHECKS: Check[] = [
     '00414',
     'DatiCassaPrevidenziale',
     'DatiCassaPrevidenziale',
+    false,
   ),
   naturaRule(
     'DatiBeniServizi/DatiRiepilogo',
@@ -177,6 +181,7 @@ const CHECKS: Check[] = [
     '00430',
     'A DatiRiepilogo block',
     'Un blocco DatiRiepilogo',
+    true,
   ),
 
   // 00403: the invoice date is after the day SdI receives the file.

@@ -135,6 +135,16 @@ describe('00414: cassa AliquotaIVA ≠ 0 ⇒ Natura forbidden', () => {
       }),
       { path: `${DGD}/DatiCassaPrevidenziale[2]/Natura`, at: '<Natura>N1</Natura>' },
     ],
+    [
+      // The TD16 exception of the digest is for 00401 and 00430 only.
+      'TD16 with a cassa at 22.00 and Natura N4',
+      one({
+        tipo: 'TD16',
+        cassa: [{ natura: 'N4' }],
+        riepilogo: [{ imponibile: '104.00', imposta: '22.88' }],
+      }),
+      { path: `${DGD}/DatiCassaPrevidenziale/Natura`, at: '<Natura>N4</Natura>' },
+    ],
   ])('%s', (_label, xml, fails) => expectCase('00414', xml, fails));
 });
 
