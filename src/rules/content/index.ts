@@ -540,12 +540,13 @@ function headerChecks(
     e ? `${textAt(e, 'IdPaese') ?? ''}${textAt(e, 'IdCodice') ?? ''}` : '';
   const cedPaese = textAt(ced, 'IdPaese');
   const cesPaese = textAt(ces, 'IdPaese');
-  all(root, 'FatturaElettronicaBody').forEach((body) => {
+  const bodies = all(root, 'FatturaElettronicaBody');
+  bodies.forEach((body, i) => {
     const tipo = tipoOf(body);
     const tipoEl = at(body, 'DatiGenerali/DatiGeneraliDocumento/TipoDocumento');
     const p = loc(
       tipoEl,
-      '/FatturaElettronica/FatturaElettronicaBody/DatiGenerali/DatiGeneraliDocumento/TipoDocumento',
+      `/FatturaElettronica/FatturaElettronicaBody${bodies.length > 1 ? `[${i + 1}]` : ''}/DatiGenerali/DatiGeneraliDocumento/TipoDocumento`,
     );
     if (
       ['TD16', 'TD17', 'TD18', 'TD19', 'TD20', 'TD29'].includes(tipo) &&

@@ -91,23 +91,12 @@ describe('00471: TipoDocumento ∈ {TD16, TD17, TD18, TD19, TD20, TD29} and cede
     ],
   ])('%s', (_label, xml, fails) => expectCase('00471', xml, fails));
 
-  // Known issue: in a lotto the path of 00471-00475 has no body index (the line is right).
-  it.fails('in a lotto, the path names the body (known issue: it does not)', () =>
+  it('in a lotto, the path names the body', () =>
     expectCase(
       '00471',
       invoice({ cessionario: CEDENTE, bodies: [{ numero: '1' }, { numero: '2', tipo: 'TD16' }] }),
       {
         path: `${B}[2]/DatiGenerali/DatiGeneraliDocumento/TipoDocumento`,
-        at: '<TipoDocumento>TD16',
-      },
-    ),
-  );
-  it('in a lotto, the line is that of the body concerned', () =>
-    expectCase(
-      '00471',
-      invoice({ cessionario: CEDENTE, bodies: [{ numero: '1' }, { numero: '2', tipo: 'TD16' }] }),
-      {
-        ...TIPO,
         at: '<TipoDocumento>TD16',
       },
     ));
