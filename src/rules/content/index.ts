@@ -135,7 +135,7 @@ function naturaRule(
             codeMissing,
             `${what} has AliquotaIVA 0.00 but no Natura: a zero rate needs the reason (Natura N1-N7).`,
             `${whatIt} ha AliquotaIVA 0.00 ma non la Natura: un'aliquota zero richiede la natura (N1-N7).`,
-            loc(el, `${path}/AliquotaIVA`),
+            loc(at(el, 'AliquotaIVA') ?? el, `${path}/AliquotaIVA`),
           ),
         ];
       }

@@ -20,13 +20,12 @@ describe('00400: line AliquotaIVA = 0.00 ⇒ Natura required', () => {
     [
       '0.00 without Natura',
       one({ lines: [{ aliquota: '0.00' }], riepilogo: [zero('N2.1')] }),
-      // The path names AliquotaIVA, the line is the enclosing block's (see the report).
-      { path: `${DBS}/DettaglioLinee/AliquotaIVA`, at: '<DettaglioLinee>' },
+      { path: `${DBS}/DettaglioLinee/AliquotaIVA`, at: '<AliquotaIVA>0' },
     ],
     [
       '000.00 (a zero written with three digits) without Natura',
       one({ lines: [{ aliquota: '000.00' }], riepilogo: [zero('N2.1')] }),
-      { path: `${DBS}/DettaglioLinee/AliquotaIVA`, at: '<DettaglioLinee>' },
+      { path: `${DBS}/DettaglioLinee/AliquotaIVA`, at: '<AliquotaIVA>0' },
     ],
     [
       'second of two lines, 0.00 without Natura',
@@ -34,7 +33,7 @@ describe('00400: line AliquotaIVA = 0.00 ⇒ Natura required', () => {
         lines: [{ aliquota: '0.00', natura: 'N2.1' }, { aliquota: '0.00' }],
         riepilogo: [{ ...zero('N2.1'), imponibile: '200.00' }],
       }),
-      { path: `${DBS}/DettaglioLinee[2]/AliquotaIVA`, at: '<DettaglioLinee>', nth: 2 },
+      { path: `${DBS}/DettaglioLinee[2]/AliquotaIVA`, at: '<AliquotaIVA>0', nth: 2 },
     ],
   ])('%s', (_label, xml, fails) => expectCase('00400', xml, fails));
 });
@@ -97,8 +96,7 @@ describe('00413: cassa AliquotaIVA 0 ⇒ Natura required', () => {
     [
       'cassa at 0.00 without Natura',
       one({ cassa: [{ aliquota: '0.00' }], riepilogo: [{}, { ...zero('N4'), imponibile: '4.00' }] }),
-      // The path names AliquotaIVA, the line is the enclosing block's (see the report).
-      { path: `${DGD}/DatiCassaPrevidenziale/AliquotaIVA`, at: '<DatiCassaPrevidenziale>' },
+      { path: `${DGD}/DatiCassaPrevidenziale/AliquotaIVA`, at: '<AliquotaIVA>0' },
     ],
   ])('%s', (_label, xml, fails) => expectCase('00413', xml, fails));
 });
@@ -163,8 +161,7 @@ describe('00429: DatiRiepilogo AliquotaIVA 0 ⇒ Natura required', () => {
         lines: [{ aliquota: '0.00', natura: 'N2.2' }],
         riepilogo: [{ aliquota: '0.00', imponibile: '100.00', imposta: '0.00' }],
       }),
-      // The path names AliquotaIVA, the line is the enclosing block's (see the report).
-      { path: `${DBS}/DatiRiepilogo/AliquotaIVA`, at: '<DatiRiepilogo>' },
+      { path: `${DBS}/DatiRiepilogo/AliquotaIVA`, at: '<AliquotaIVA>0', nth: 2 },
     ],
     [
       'second of two blocks, 0.00 without Natura',
@@ -172,7 +169,7 @@ describe('00429: DatiRiepilogo AliquotaIVA 0 ⇒ Natura required', () => {
         lines: [{}, { aliquota: '0.00', natura: 'N2.2' }],
         riepilogo: [{}, { aliquota: '0.00', imponibile: '100.00', imposta: '0.00' }],
       }),
-      { path: `${DBS}/DatiRiepilogo[2]/AliquotaIVA`, at: '<DatiRiepilogo>', nth: 2 },
+      { path: `${DBS}/DatiRiepilogo[2]/AliquotaIVA`, at: '<AliquotaIVA>0', nth: 2 },
     ],
   ])('%s', (_label, xml, fails) => expectCase('00429', xml, fails));
 });
