@@ -117,7 +117,7 @@ export function buildProgram(): Command {
           out(
             `  ${state.padEnd(14)} ${String(n).padStart(6)}  ${isState(state) ? STATE_MEANING[state] : ''}`,
           );
-        const passive = store.listPassive(1_000_000).length;
+        const passive = store.countPassive();
         if (passive) out(`Received invoices: ${passive}`);
         if (openClaims) out(`Claims in progress: ${openClaims}`);
         if (errors.length) {

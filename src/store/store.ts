@@ -887,6 +887,10 @@ export class Store {
     this.db.prepare(`UPDATE passive SET delivered_path = ? WHERE id = ?`).run(deliveredPath, id);
   }
 
+  countPassive(): number {
+    return (this.db.prepare(`SELECT count(*) AS n FROM passive`).get() as { n: number }).n;
+  }
+
   listPassive(limit = 100): PassiveRow[] {
     const ids = this.db.prepare(`SELECT id FROM passive ORDER BY id DESC LIMIT ?`).all(limit) as {
       id: number;
