@@ -51,6 +51,8 @@ interface Outgoing {
   fields: Record<string, string | Buffer>;
   label: string;
   attempts: number;
+  /** Runs once the trasmittente took it (e.g. removes the dropped file it came from). */
+  done?: () => Promise<void>;
 }
 
 export class SdiSimulator {
@@ -191,6 +193,7 @@ export class SdiSimulator {
           }
           this.queue.shift();
           this.delivered.push(o.label);
+          await o.done?.().catch(() => undefined);
           if (this.queue.length > 0 && this.opts.delayMs > 0) {
             this.schedule(this.opts.delayMs);
             return;
@@ -247,7 +250,7 @@ export class SdiSimulator {
   }
 
   /** Delivers a received invoice to the trasmittente's RicezioneFatture, with its MT. */
-  async deliverPassive(nomeFile: string, bytes: Buffer): Promise<string> {
+  async deliverPassive(nomeFile: string, bytes: Buffer, done?: () => Promise<void>): Promise<string> {
     const p = await this.engine.passive(nomeFile, bytes);
     this.queue.push({
       url: 'ricezione',
@@ -261,6 +264,7 @@ export class SdiSimulator {
       },
       label: `invoice ${nomeFile} with ${p.metadataName}`,
       attempts: 0,
+      ...(done ? { done } : {}),
     });
     this.pump();
     return p.identificativoSdI;
@@ -275,14 +279,26 @@ export class SdiSimulator {
     } catch {
       return;
     }
+    // A dropped file waits in .queued/ until the trasmittente took it: a simulator that stops
+    // before that delivers it at its next start.
+    const queued = path.join(dir, '.queued');
+    await fsp.mkdir(queued, { recursive: true });
+    if (!this.requeued) {
+      this.requeued = true;
+      for (const n of await fsp.readdir(queued)) {
+        const file = path.join(queued, n);
+        await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
+      }
+    }
     for (const n of names) {
       if (n.startsWith('.') || !/\.(xml|p7m)$/i.test(n)) continue;
-      const file = path.join(dir, n);
-      const bytes = await fsp.readFile(file);
-      await fsp.rm(file, { force: true });
-      await this.deliverPassive(n, bytes);
+      const file = path.join(queued, n);
+      await fsp.rename(path.join(dir, n), file);
+      await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
     }
   }
+
+  private requeued = false;
 
   async close(): Promise<void> {
     this.closed = true;
