@@ -160,6 +160,7 @@ export function buildProgram(): Command {
           sdi: store.getOutbound(d.id) ?? null,
           timeline: store.timeline(d.id),
           notifications: store.notificationsOf(d.id),
+          transportReceipts: store.transportReceiptsOf(d.id),
         }));
         if (o.json) {
           out(JSON.stringify(result, null, 2));
@@ -181,6 +182,11 @@ export function buildProgram(): Command {
           for (const n of d.notifications)
             out(
               `  message ${n.kind} ${n.fileName} received ${n.receivedAt} (${n.outcome ?? 'pending'}), kept at ${n.path}`,
+            );
+          for (const r of d.transportReceipts)
+            out(
+              `  ${r.channel} receipt ${r.type} (${r.outcome}) received ${r.receivedAt}` +
+                `${r.reason ? `: ${r.reason}` : ''}${r.effect && r.effect !== 'recorded' ? ` -> ${r.effect}` : ''}, kept at ${r.path}`,
             );
         }
       } finally {

@@ -9,6 +9,8 @@ export interface OutgoingFile {
   documentId: number;
   sdiName: string;
   bytes: Buffer;
+  /** 1 for the first attempt; a channel may build its transport reference from it. */
+  attempt: number;
 }
 
 /** What sending one file gave. */
@@ -16,7 +18,12 @@ export type SendResult =
   /** SdI took the file (SDICoop answers at once with its IdentificativoSdI). */
   | { kind: 'accepted'; identificativoSdI: string; dataOraRicezione?: string; raw?: Buffer }
   /** The channel handed the file over; SdI's IdentificativoSdI comes with its first answer (PEC, SDIFTP). */
-  | { kind: 'handed-over'; detail: string }
+  | {
+      kind: 'handed-over';
+      detail: string;
+      /** The transport's reference of this attempt (PEC: the Message-ID), to match its receipts. */
+      ref?: string;
+    }
   /** SdI refused to take it for good (e.g. EI01 empty file, EI03 user not enabled). */
   | { kind: 'refused'; code: string; reason: string; raw?: Buffer }
   /** A temporary failure (EI02, network, timeout): try again later. */
@@ -32,6 +39,8 @@ export type InboundMessage =
       bytes: Buffer;
       /** The IdentificativoSdI the transport carried beside the file, if any. */
       identificativoSdI?: string;
+      /** The transport envelope the file came in (PEC: the whole certified mail), kept verbatim. */
+      envelope?: TransportEnvelope;
     }
   | {
       type: 'invoice';
@@ -41,7 +50,34 @@ export type InboundMessage =
       bytes: Buffer;
       metadataName: string;
       metadata: Buffer;
+      envelope?: TransportEnvelope;
+    }
+  /** What the transport itself says about a file sent (PEC receipts), not a message of SdI's. */
+  | {
+      type: 'transport-receipt';
+      channel: string;
+      /** The transport's word for it, e.g. accettazione, avvenuta-consegna, errore-consegna. */
+      transportType: string;
+      /**
+       * accepted: the transport took the file; delivered: it reached SdI's mailbox; failed: it
+       * never will (send again or report); warning: a delay the transport reports.
+       */
+      outcome: 'accepted' | 'delivered' | 'failed' | 'warning';
+      /** The reference of the attempt it is about (OutgoingFile -> SendResult.ref). */
+      ref: string | null;
+      /** The subject it carries (names the SdI file when the reference is unknown). */
+      subject: string;
+      reason: string | null;
+      at: string | null;
+      /** The whole receipt, kept verbatim. */
+      bytes: Buffer;
     };
+
+/** A transport envelope (e.g. a PEC message) kept beside what it carried. */
+export interface TransportEnvelope {
+  name: string;
+  bytes: Buffer;
+}
 
 /**
  * Where a channel hands inbound messages. It resolves once the message is stored durably, so the

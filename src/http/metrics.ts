@@ -13,6 +13,7 @@ export class Metrics {
   readonly sends: Counter<'result'>;
   readonly notifications: Counter<'kind' | 'outcome'>;
   readonly passive: Counter;
+  readonly transportReceipts: Counter;
 
   constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
@@ -59,6 +60,12 @@ export class Metrics {
     this.passive = new Counter({
       name: 'fatturad_received_invoices_total',
       help: 'Invoices received from SdI (passive cycle).',
+      registers: [this.registry],
+    });
+    this.transportReceipts = new Counter({
+      name: 'fatturad_transport_receipts_total',
+      help: 'Receipts of the transport (PEC provider), by outcome (accepted, delivered, failed, warning) and effect.',
+      labelNames: ['outcome', 'effect'],
       registers: [this.registry],
     });
     this.configReloads = new Counter({

@@ -1,6 +1,6 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { InboundMessage } from '../channels/channel.js';
+import type { InboundMessage, TransportEnvelope } from '../channels/channel.js';
 import type { Config } from '../config/schema.js';
 import { applyNotification } from '../lifecycle/notify.js';
 import type { Logger } from '../log.js';
@@ -14,6 +14,7 @@ import { validateFile } from '../rules/validate.js';
 import type { NotificationRow, Store } from '../store/store.js';
 import { atomicWrite, exists, sha256 } from '../util/fsx.js';
 import { rejectDocument } from './reports.js';
+import { backoffMs } from './send-step.js';
 
 /**
  * What SdI sends back, whatever the channel: notifications drive the invoice's state through
@@ -25,6 +26,10 @@ export interface InboundEvents {
   onNotification?: (kind: string, outcome: 'applied' | 'unchanged' | 'unmatched' | 'duplicate') => void;
   onPassive?: () => void;
   onStateChange?: () => void;
+  /** A transport receipt (PEC) was recorded, with what it did. */
+  onReceipt?: (outcome: string, effect: string) => void;
+  /** A send was scheduled again (a failed transport receipt): the sending step should look. */
+  onResend?: () => void;
 }
 
 const safeName = (n: string): string => n.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'message';
@@ -59,12 +64,20 @@ export class InboundHandler {
   /** The channels' sink. Resolves once the message is stored; processing errors are logged, not thrown. */
   async handle(msg: InboundMessage): Promise<void> {
     if (msg.type === 'notification') await this.notification(msg);
-    else await this.passive(msg);
+    else if (msg.type === 'invoice') await this.passive(msg);
+    else await this.receipt(msg);
+  }
+
+  /** Keeps a transport envelope verbatim beside the messages it carried; returns its path. */
+  private async keepEnvelope(env: TransportEnvelope | undefined): Promise<string | null> {
+    if (!env) return null;
+    return (await this.keep(path.join(this.messagesDir, 'envelopes'), env.name, env.bytes)).file;
   }
 
   private async notification(msg: Extract<InboundMessage, { type: 'notification' }>): Promise<void> {
     const parsed = parseNotification(msg.bytes);
     const { file, sha } = await this.keep(this.messagesDir, msg.fileName || 'notification.xml', msg.bytes);
+    const envelopePath = await this.keepEnvelope(msg.envelope);
     if (!parsed.ok) {
       // Kept verbatim all the same: an operator can look at it.
       const { isNew } = this.store.addNotification({
@@ -77,6 +90,7 @@ export class InboundHandler {
         channel: msg.channel,
         path: file,
         signature: 'unknown',
+        envelopePath,
       });
       if (isNew)
         this.log.warn(
@@ -104,6 +118,7 @@ export class InboundHandler {
       channel: msg.channel,
       path: file,
       signature: describeSignature(signature),
+      envelopePath,
     });
     if (!isNew) {
       this.events.onNotification?.(n.kind, 'duplicate');
@@ -258,12 +273,109 @@ export class InboundHandler {
     }
   }
 
+  // ---- transport receipts (PEC) ----------------------------------------------------------------
+
+  /** Finds the send a transport receipt is about: by its reference, then by the SdI name in its subject. */
+  private correlateReceipt(ref: string | null, subject: string): number | undefined {
+    if (ref) {
+      const o = this.store.findOutboundByTransportRef(ref);
+      if (o) return o.documentId;
+    }
+    for (const m of subject.matchAll(/[A-Za-z]{2}[A-Za-z0-9]{2,28}_[A-Za-z0-9]{5}\.(?:xml(?:\.p7m)?|zip)/g)) {
+      const o = this.store.findOutboundBySdiName(m[0]);
+      if (o) return o.documentId;
+    }
+    return undefined;
+  }
+
+  /**
+   * A receipt of the transport (PEC provider): recorded against its document. A failure (non
+   * accettazione, mancata consegna, virus) of the document's latest attempt, while SdI has not
+   * answered, schedules the send again with the usual backoff, or fails it after
+   * sending.retry.maxAttempts; SdI never had that copy, so sending it again is safe.
+   */
+  private async receipt(msg: Extract<InboundMessage, { type: 'transport-receipt' }>): Promise<void> {
+    const { file, sha } = await this.keep(
+      path.join(this.messagesDir, 'receipts'),
+      `${msg.transportType}.eml`,
+      msg.bytes,
+    );
+    const { row, isNew } = this.store.addTransportReceipt({
+      sha256: sha,
+      channel: msg.channel,
+      type: msg.transportType,
+      outcome: msg.outcome,
+      ref: msg.ref,
+      subject: msg.subject,
+      reason: msg.reason,
+      at: msg.at,
+      path: file,
+    });
+    if (!isNew && row.effect !== null) return;
+    const documentId = this.correlateReceipt(msg.ref, msg.subject);
+    const base = {
+      channel: msg.channel,
+      type: msg.transportType,
+      outcome: msg.outcome,
+      ref: msg.ref,
+      ...(msg.reason ? { reason: msg.reason } : {}),
+    };
+    if (documentId === undefined) {
+      this.store.linkTransportReceipt(row.id, null, 'unmatched');
+      this.events.onReceipt?.(msg.outcome, 'unmatched');
+      this.log.warn(
+        { event: 'transport.receipt_unmatched', ...base, subject: msg.subject, kept: file },
+        `a ${msg.transportType} receipt matches no file sent from here ("${msg.subject}"); kept as ${file}`,
+      );
+      return;
+    }
+    const doc = this.store.getDocument(documentId);
+    const out = this.store.getOutbound(documentId);
+    if (!doc || !out) return;
+    let effect = 'recorded';
+    const latest = msg.ref === null || out.transportRef === null || out.transportRef === msg.ref;
+    if (msg.outcome === 'failed') {
+      if (doc.state !== 'sending' || out.identificativoSdI !== null) effect = 'ignored: SdI already answered';
+      else if (!latest) effect = 'ignored: about an earlier attempt';
+      else {
+        const { initialMs, maxMs, maxAttempts } = this.config.sending.retry;
+        const reason = `${msg.transportType}: ${msg.reason ?? 'no reason given'}`;
+        if (maxAttempts > 0 && out.attempts >= maxAttempts) {
+          this.store.recordFailed(documentId, `gave up after ${out.attempts} attempts: ${reason}`, {
+            receipt: row.id,
+          });
+          effect = 'failed';
+          this.events.onStateChange?.();
+        } else {
+          const delay = backoffMs(out.attempts, initialMs, maxMs);
+          this.store.scheduleRetry(documentId, reason, new Date(Date.now() + delay));
+          effect = `resend in ${Math.round(delay / 1000)} s`;
+          setTimeout(() => this.events.onResend?.(), delay + 10).unref();
+        }
+      }
+    }
+    this.store.linkTransportReceipt(row.id, documentId, effect);
+    this.events.onReceipt?.(msg.outcome, effect.split(':')[0]?.split(' ')[0] ?? effect);
+    const fields = { event: `transport.${msg.outcome}`, documentId, sdiName: out.sdiName, ...base, effect };
+    const what: Record<typeof msg.outcome, string> = {
+      accepted: "taken by the sender's PEC provider",
+      delivered: "delivered to SdI's mailbox",
+      failed: `not delivered (${msg.reason ?? msg.transportType})`,
+      warning: `delayed (${msg.reason ?? msg.transportType})`,
+    };
+    const line = `${out.sdiName}: ${what[msg.outcome]}${effect !== 'recorded' ? `; ${effect}` : ''}`;
+    if (msg.outcome === 'failed') this.log.error(fields, line);
+    else if (msg.outcome === 'warning') this.log.warn(fields, line);
+    else this.log.info(fields, line);
+  }
+
   // ---- received invoices ----------------------------------------------------------------------
 
   private async passive(msg: Extract<InboundMessage, { type: 'invoice' }>): Promise<void> {
     const dir = path.join(this.config.dataDir, 'received');
     const inv = await this.keep(dir, msg.fileName, msg.bytes);
-    const mt = await this.keep(dir, msg.metadataName, msg.metadata);
+    const mt = msg.metadata.length > 0 ? await this.keep(dir, msg.metadataName, msg.metadata) : null;
+    const envelopePath = await this.keepEnvelope(msg.envelope);
     // Lenient: a received invoice is never refused here; problems are warnings for the accountant.
     let warnings: Finding[] = [];
     let valid = true;
@@ -280,10 +392,11 @@ export class InboundHandler {
       sha256: inv.sha,
       channel: msg.channel,
       path: inv.file,
-      metadataName: msg.metadataName,
-      metadataPath: mt.file,
+      metadataName: mt ? msg.metadataName : null,
+      metadataPath: mt?.file ?? null,
       valid,
       warnings,
+      envelopePath,
     });
     if (!row) {
       this.log.debug(

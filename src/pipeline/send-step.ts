@@ -167,7 +167,12 @@ export class SendStep {
     try {
       const bytes = await fsp.readFile(doc.path);
       const started = this.store.markAttempt(o.documentId);
-      const result = await this.channel.send({ documentId: o.documentId, sdiName: o.sdiName, bytes });
+      const result = await this.channel.send({
+        documentId: o.documentId,
+        sdiName: o.sdiName,
+        bytes,
+        attempt: started.attempts,
+      });
       switch (result.kind) {
         case 'accepted': {
           this.store.recordSent(o.documentId, result.identificativoSdI, {
@@ -189,13 +194,22 @@ export class SendStep {
           break;
         }
         case 'handed-over':
-          // The file left; its IdentificativoSdI comes with SdI's first notification (PEC, or an
-          // SDICoop call that lost its answer). Never sent again on its own.
+          // The file left (PEC, SDIFTP): its IdentificativoSdI comes with SdI's first answer. It is
+          // never sent again on its own, unless the transport reports that it was not delivered
+          // (pipeline/inbound.ts, transport receipts).
           this.store.holdInDoubt(o.documentId, result.detail);
+          if (result.ref) this.store.setTransportRef(o.documentId, result.ref);
           this.events.onResult?.('sent');
-          this.log.warn(
-            { event: 'send.in_doubt', documentId: o.documentId, sdiName: o.sdiName, detail: result.detail },
-            `${o.sdiName}: ${result.detail}. If nothing comes, check with SdI, then "fatturad resend ${o.documentId}"`,
+          this.log.info(
+            {
+              event: 'send.handed_over',
+              documentId: o.documentId,
+              sdiName: o.sdiName,
+              attempts: started.attempts,
+              detail: result.detail,
+              ...(result.ref ? { ref: result.ref } : {}),
+            },
+            `${o.sdiName}: ${result.detail}; waiting for SdI's answer`,
           );
           break;
         case 'refused': {

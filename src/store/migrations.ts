@@ -144,4 +144,43 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'transport receipts (PEC), channel state, transport references of sends',
+    sql: `
+      -- The channel's reference of the last attempt (PEC: its Message-ID), to match receipts.
+      ALTER TABLE outbound ADD COLUMN transport_ref TEXT;
+      CREATE INDEX outbound_transport_ref ON outbound(transport_ref);
+
+      -- What the transport itself says about a send (PEC: accettazione, avvenuta consegna,
+      -- non accettazione, mancata consegna...), stored verbatim (path), once (sha256).
+      CREATE TABLE transport_receipts (
+        id          INTEGER PRIMARY KEY,
+        sha256      TEXT NOT NULL UNIQUE,
+        channel     TEXT NOT NULL,
+        type        TEXT NOT NULL,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('accepted', 'delivered', 'failed', 'warning')),
+        ref         TEXT,
+        subject     TEXT NOT NULL,
+        reason      TEXT,
+        at          TEXT,
+        received_at TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        document_id INTEGER REFERENCES documents(id),
+        effect      TEXT
+      );
+      CREATE INDEX transport_receipts_document ON transport_receipts(document_id);
+
+      -- A channel's own durable facts: mailbox high-water marks, the SdI address learnt by PEC.
+      CREATE TABLE channel_state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      -- The transport envelope a message came in (PEC: the whole certified mail), kept verbatim.
+      ALTER TABLE notifications ADD COLUMN envelope_path TEXT;
+      ALTER TABLE passive ADD COLUMN envelope_path TEXT;
+    `,
+  },
 ];

@@ -121,6 +121,8 @@ export interface OutboundRow {
   identificativoSdI: string | null;
   sentAt: string | null;
   lastError: string | null;
+  /** The channel's reference of the last attempt (PEC: its Message-ID). */
+  transportRef: string | null;
 }
 
 interface OutboundDb {
@@ -134,6 +136,7 @@ interface OutboundDb {
   identificativo_sdi: string | null;
   sent_at: string | null;
   last_error: string | null;
+  transport_ref: string | null;
 }
 
 function outboundFromDb(r: OutboundDb): OutboundRow {
@@ -148,6 +151,7 @@ function outboundFromDb(r: OutboundDb): OutboundRow {
     identificativoSdI: r.identificativo_sdi,
     sentAt: r.sent_at,
     lastError: r.last_error,
+    transportRef: r.transport_ref,
   };
 }
 
@@ -161,6 +165,8 @@ export interface NewNotification {
   channel: string;
   path: string;
   signature: string;
+  /** The transport envelope it came in (PEC), kept verbatim. */
+  envelopePath?: string | null;
 }
 
 export interface NotificationRow extends NewNotification {
@@ -184,6 +190,7 @@ interface NotificationDb {
   signature: string;
   document_id: number | null;
   outcome: string | null;
+  envelope_path: string | null;
 }
 
 function notificationFromDb(r: NotificationDb): NotificationRow {
@@ -201,6 +208,7 @@ function notificationFromDb(r: NotificationDb): NotificationRow {
     signature: r.signature,
     documentId: r.document_id,
     outcome: r.outcome,
+    envelopePath: r.envelope_path,
   };
 }
 
@@ -214,12 +222,69 @@ export interface NewPassive {
   metadataPath: string | null;
   valid: boolean;
   warnings: unknown;
+  /** The transport envelope it came in (PEC), kept verbatim. */
+  envelopePath?: string | null;
 }
 
 export interface PassiveRow extends NewPassive {
   id: number;
   receivedAt: string;
   deliveredPath: string | null;
+}
+
+export interface NewTransportReceipt {
+  sha256: string;
+  channel: string;
+  /** The transport's own word, e.g. accettazione, avvenuta-consegna, errore-consegna. */
+  type: string;
+  outcome: 'accepted' | 'delivered' | 'failed' | 'warning';
+  ref: string | null;
+  subject: string;
+  reason: string | null;
+  /** When the transport says it happened (ISO 8601), if it says. */
+  at: string | null;
+  path: string;
+}
+
+export interface TransportReceiptRow extends NewTransportReceipt {
+  id: number;
+  receivedAt: string;
+  documentId: number | null;
+  effect: string | null;
+}
+
+interface TransportReceiptDb {
+  id: number;
+  sha256: string;
+  channel: string;
+  type: string;
+  outcome: TransportReceiptRow['outcome'];
+  ref: string | null;
+  subject: string;
+  reason: string | null;
+  at: string | null;
+  received_at: string;
+  path: string;
+  document_id: number | null;
+  effect: string | null;
+}
+
+function receiptFromDb(r: TransportReceiptDb): TransportReceiptRow {
+  return {
+    id: r.id,
+    sha256: r.sha256,
+    channel: r.channel,
+    type: r.type,
+    outcome: r.outcome,
+    ref: r.ref,
+    subject: r.subject,
+    reason: r.reason,
+    at: r.at,
+    receivedAt: r.received_at,
+    path: r.path,
+    documentId: r.document_id,
+    effect: r.effect,
+  };
 }
 
 export class StoreError extends Error {
@@ -770,10 +835,12 @@ export class Store {
     const info = this.db
       .prepare(
         `INSERT OR IGNORE INTO notifications
-           (sha256, kind, family, identificativo_sdi, nome_file, file_name, channel, received_at, path, signature)
-         VALUES (@sha256, @kind, @family, @identificativoSdI, @nomeFile, @fileName, @channel, @at, @path, @signature)`,
+           (sha256, kind, family, identificativo_sdi, nome_file, file_name, channel, received_at, path, signature,
+            envelope_path)
+         VALUES (@sha256, @kind, @family, @identificativoSdI, @nomeFile, @fileName, @channel, @at, @path, @signature,
+            @envelopePath)`,
       )
-      .run({ ...n, at: this.stamp() });
+      .run({ ...n, envelopePath: n.envelopePath ?? null, at: this.stamp() });
     const row = this.db
       .prepare(`SELECT * FROM notifications WHERE sha256 = ?`)
       .get(n.sha256) as NotificationDb;
@@ -829,10 +896,17 @@ export class Store {
     const info = this.db
       .prepare(
         `INSERT OR IGNORE INTO passive (identificativo_sdi, nome_file, sha256, channel, received_at, path,
-           metadata_name, metadata_path, valid, warnings)
-         VALUES (@identificativoSdI, @nomeFile, @sha256, @channel, @at, @path, @metadataName, @metadataPath, @valid, @warnings)`,
+           metadata_name, metadata_path, valid, warnings, envelope_path)
+         VALUES (@identificativoSdI, @nomeFile, @sha256, @channel, @at, @path, @metadataName, @metadataPath, @valid,
+           @warnings, @envelopePath)`,
       )
-      .run({ ...p, at: this.stamp(), valid: p.valid ? 1 : 0, warnings: JSON.stringify(p.warnings ?? []) });
+      .run({
+        ...p,
+        at: this.stamp(),
+        valid: p.valid ? 1 : 0,
+        warnings: JSON.stringify(p.warnings ?? []),
+        envelopePath: p.envelopePath ?? null,
+      });
     if (info.changes === 0) return null;
     return this.getPassive(Number(info.lastInsertRowid)) ?? null;
   }
@@ -852,6 +926,7 @@ export class Store {
           delivered_path: string | null;
           valid: number;
           warnings: string | null;
+          envelope_path: string | null;
         }
       | undefined;
     return (
@@ -868,6 +943,7 @@ export class Store {
         deliveredPath: r.delivered_path,
         valid: r.valid === 1,
         warnings: r.warnings ? (JSON.parse(r.warnings) as unknown) : [],
+        envelopePath: r.envelope_path,
       }
     );
   }
@@ -899,5 +975,66 @@ export class Store {
       const p = this.getPassive(id);
       return p ? [p] : [];
     });
+  }
+
+  // ---- transport references and receipts (PEC) ---------------------------------------------------
+
+  /** The channel's reference of the attempt just made (PEC: the Message-ID it sent). */
+  setTransportRef(documentId: number, ref: string): void {
+    this.db.prepare(`UPDATE outbound SET transport_ref = ? WHERE document_id = ?`).run(ref, documentId);
+  }
+
+  findOutboundByTransportRef(ref: string): OutboundRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM outbound WHERE transport_ref = ?`).get(ref) as
+      OutboundDb | undefined;
+    return r && outboundFromDb(r);
+  }
+
+  /** Stores a transport receipt once (by sha256); `isNew` is false when it was already there. */
+  addTransportReceipt(r: NewTransportReceipt): { row: TransportReceiptRow; isNew: boolean } {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO transport_receipts (sha256, channel, type, outcome, ref, subject, reason, at, received_at, path)
+         VALUES (@sha256, @channel, @type, @outcome, @ref, @subject, @reason, @at, @receivedAt, @path)`,
+      )
+      .run({ ...r, receivedAt: this.stamp() });
+    const row = this.db
+      .prepare(`SELECT * FROM transport_receipts WHERE sha256 = ?`)
+      .get(r.sha256) as TransportReceiptDb;
+    return { row: receiptFromDb(row), isNew: info.changes > 0 };
+  }
+
+  /** Links a receipt to its document and records what it did there. */
+  linkTransportReceipt(id: number, documentId: number | null, effect: string): void {
+    this.db
+      .prepare(`UPDATE transport_receipts SET document_id = ?, effect = ? WHERE id = ?`)
+      .run(documentId, effect, id);
+  }
+
+  transportReceiptsOf(documentId: number): TransportReceiptRow[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM transport_receipts WHERE document_id = ? ORDER BY id`)
+        .all(documentId) as TransportReceiptDb[]
+    ).map(receiptFromDb);
+  }
+
+  // ---- channel state ----------------------------------------------------------------------------
+
+  /** A channel's durable key/value state (mailbox high-water marks, learnt addresses). */
+  getChannelState(key: string): string | undefined {
+    return (
+      this.db.prepare(`SELECT value FROM channel_state WHERE key = ?`).get(key) as
+        { value: string } | undefined
+    )?.value;
+  }
+
+  setChannelState(key: string, value: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      )
+      .run(key, value, this.stamp());
   }
 }
