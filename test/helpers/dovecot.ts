@@ -13,12 +13,27 @@ export interface Dovecot {
   port: number;
   user: string;
   pass: string;
-  stop(): Promise<void>;
+  /**
+   * Stops the server. `immediate` skips the graceful SIGTERM (the master takes ~3 s to exit after
+   * it) and SIGKILLs the process group at once: for cleanup, when the mail is no longer needed.
+   */
+  stop(opts?: { immediate?: boolean }): Promise<void>;
   /** Stops and starts again on the same port and folder (mail kept). */
   restart(): Promise<void>;
+  /** The user's Maildir: INBOX itself, other mailboxes are `.Name` folders inside it. */
+  maildir: string;
+  /** Drops every IMAP session of the user (`doveadm kick`) while the server keeps running. */
+  kick(): void;
+  /**
+   * Makes Dovecot forget INBOX's UIDs, as after a restore: stops, removes INBOX's index and
+   * uidlist, starts again. The messages and their keywords stay; INBOX gets a new UIDVALIDITY
+   * (removing the uidlist alone is not enough: the index remembers it).
+   */
+  resetInboxUids(): Promise<void>;
 }
 
 const DOVECOT = '/usr/sbin/dovecot';
+const DOVEADM = '/usr/bin/doveadm';
 
 export function dovecotAvailable(): boolean {
   return fs.existsSync(DOVECOT);
@@ -57,6 +72,17 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Like alive(), but a zombie (a killed master nobody reaps, see deps.md) counts as gone. */
+function running(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return alive(pid);
   }
 }
 
@@ -111,16 +137,17 @@ export async function startDovecot(dir: string): Promise<Dovecot> {
       throw new Error(`dovecot did not open port ${port}\n${log}`);
     }
   };
-  const stop = async (): Promise<void> => {
+  const stop = async (opts?: { immediate?: boolean }): Promise<void> => {
     if (!fs.existsSync(pidFile)) return;
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     try {
-      process.kill(pid, 'SIGTERM');
+      process.kill(pid, opts?.immediate ? 0 : 'SIGTERM');
     } catch {
       fs.rmSync(pidFile, { force: true });
       return;
     }
-    for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 20 && !opts?.immediate && alive(pid); i++)
+      await new Promise((r) => setTimeout(r, 50));
     // The master takes ~3 s to exit after SIGTERM; it leads its process group.
     if (alive(pid)) {
       try {
@@ -129,12 +156,14 @@ export async function startDovecot(dir: string): Promise<Dovecot> {
         /* already gone */
       }
     }
-    for (let i = 0; i < 40 && alive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+    const up = opts?.immediate ? running : alive;
+    for (let i = 0; i < 40 && up(pid); i++) await new Promise((r) => setTimeout(r, 25));
     fs.rmSync(pidFile, { force: true });
     // The port must be free before a restart binds it again.
     for (let i = 0; i < 100 && (await waitForPort(port, 1)); i++) await new Promise((r) => setTimeout(r, 20));
   };
   await start();
+  const maildir = path.join(mail, 'Maildir');
   return {
     dir,
     port,
@@ -143,6 +172,16 @@ export async function startDovecot(dir: string): Promise<Dovecot> {
     stop,
     restart: async () => {
       await stop();
+      await start();
+    },
+    maildir,
+    kick: () => {
+      execFileSync(DOVEADM, ['-c', conf, 'kick', user], { stdio: 'ignore' });
+    },
+    resetInboxUids: async () => {
+      await stop();
+      for (const f of fs.readdirSync(maildir))
+        if (f.startsWith('dovecot.index') || f === 'dovecot-uidlist') fs.rmSync(path.join(maildir, f));
       await start();
     },
   };
