@@ -15,7 +15,8 @@ import { SendStep } from './pipeline/send-step.js';
 import type { Channel } from './channels/channel.js';
 import { openChannel } from './channels/registry.js';
 import { SdiCoopChannel } from './channels/soap/sdicoop.js';
-import type { SdiSimulator } from './sim/simulator.js';
+import type { PecSimulator } from './sim/pec.js';
+import { SdiSimulator } from './sim/simulator.js';
 import { VERSION } from './version.js';
 
 /** The composition root: builds every part from the configuration and wires them together. */
@@ -61,7 +62,7 @@ export class Daemon {
   private inbound: InboundHandler | null = null;
   private sending: SendStep | null = null;
   private channel: Channel | null = null;
-  private simulator: SdiSimulator | null = null;
+  private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
   private ops: OpsServer | null = null;
   readonly metrics: Metrics;
@@ -109,14 +110,16 @@ export class Daemon {
     this.inbound = new InboundHandler(store, c, this.log, {
       onNotification: (kind, outcome) => this.metrics.notifications.inc({ kind, outcome }),
       onPassive: () => this.metrics.passive.inc(),
+      onReceipt: (outcome, effect) => this.metrics.transportReceipts.inc({ outcome, effect }),
+      onResend: () => this.sending?.kick(),
     });
-    const opened = await openChannel(c, this.log);
+    const opened = await openChannel(c, this.log, store);
     this.channel = opened.channel;
     this.simulator = opened.simulator;
     if (this.channel) {
       const inbound = this.inbound;
       await this.channel.start((m) => inbound.handle(m));
-      if (this.simulator && this.channel instanceof SdiCoopChannel)
+      if (this.simulator instanceof SdiSimulator && this.channel instanceof SdiCoopChannel)
         this.simulator.connect(this.channel.endpoints);
       this.sending = new SendStep(store, c, this.channel, this.log, {
         onResult: (result) => this.metrics.sends.inc({ result }),

@@ -109,6 +109,14 @@ function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
   });
 }
 
+/** The values of every key ending in `Env` (the names of the variables holding secrets). */
+function secretEnvNames(tree: unknown): string[] {
+  if (!isTree(tree)) return [];
+  return Object.entries(tree).flatMap(([k, v]) =>
+    isTree(v) ? secretEnvNames(v) : k.endsWith('Env') && typeof v === 'string' && v ? [v] : [],
+  );
+}
+
 export interface LoadOptions {
   file?: string | null;
   env?: NodeJS.ProcessEnv;
@@ -122,7 +130,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const defaults = readYaml(DEFAULT_CONFIG_FILE);
   let merged = defaults;
   if (file) merged = deepMerge(merged, readYaml(file));
-  merged = deepMerge(merged, envOverrides(env, defaults));
+  // The variables that hold secrets (named by the *Env keys) are not configuration keys.
+  const secretVars = new Set(secretEnvNames(merged));
+  const configEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !secretVars.has(k)));
+  merged = deepMerge(merged, envOverrides(configEnv, defaults));
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     throw new ConfigError(file ?? 'embedded defaults', formatIssues(parsed.error.issues, merged));

@@ -62,7 +62,7 @@ export const configSchema = z.strictObject({
     }),
   }),
   channel: z.strictObject({
-    type: z.enum(['sdicoop', 'none']),
+    type: z.enum(['sdicoop', 'pec', 'none']),
     sdicoop: z.strictObject({
       /** Run the built-in SdI simulator on loopback and talk to it (the embedded default). */
       simulator: z.boolean(),
@@ -85,6 +85,68 @@ export const configSchema = z.strictObject({
       /** Send the file as an MTOM/XOP attachment instead of inline base64. */
       mtom: z.boolean(),
     }),
+    pec: z.strictObject({
+      /** Send through the built-in SdI simulator's SMTP server; the mailbox is still read from imap. */
+      simulator: z.boolean(),
+      /** fatturad's PEC address: the sender, and the mailbox SdI answers to. */
+      address: z.string(),
+      /** SdI's reception mailbox for the first file (SdI's first answer names the one to use next). */
+      firstSdiAddress: z.string().min(3),
+      /** Always send to this address, never learn another (empty: learn from SdI's first answer). */
+      sdiAddress: z.string(),
+      /** The largest PEC message SdI takes (30 MB); bigger files are refused before sending. */
+      maxMessageBytes: z.number().int().min(1024),
+      smtp: z.strictObject({
+        host: z.string(),
+        port,
+        /** true: implicit TLS (port 465); false: STARTTLS (port 587 or 25). */
+        secure: z.boolean(),
+        /** With secure false: refuse to send unless STARTTLS succeeds. */
+        requireTls: z.boolean(),
+        /** Login name (empty: the PEC address). */
+        user: z.string(),
+        /** The environment variable holding the mailbox password (never the password itself). */
+        passwordEnv: z.string(),
+        /** A file holding the password (systemd credentials, Docker secrets); wins over passwordEnv. */
+        passwordFile: z.string(),
+        /** Extra CA certificates (PEM) for the provider's server certificate. */
+        ca: z.array(z.string().min(1)),
+        timeoutMs: positiveMs,
+      }),
+      imap: z.strictObject({
+        host: z.string(),
+        port,
+        /** true: implicit TLS (IMAPS, port 993); false: STARTTLS when offered (port 143). */
+        secure: z.boolean(),
+        /** Login name (empty: the SMTP one). */
+        user: z.string(),
+        /** Password source (empty: the SMTP ones). */
+        passwordEnv: z.string(),
+        passwordFile: z.string(),
+        ca: z.array(z.string().min(1)),
+        /** The folder SdI's messages arrive in. */
+        mailbox: z.string().min(1),
+        /** IMAP keyword set on every message fatturad processed. */
+        flag: z.string().regex(/^[^\s()[\]{}%*"\\]+$/, 'an IMAP keyword: no spaces or ()[]{}%*"\\'),
+        /** Also mark processed messages as read. */
+        markSeen: z.boolean(),
+        /** Move processed messages to this folder (empty: leave them where they are, flagged). */
+        moveTo: z.string(),
+        /** Use IMAP IDLE to hear of new mail at once. */
+        idle: z.boolean(),
+        /** A full look at the mailbox at least this often (and the fallback without IDLE). */
+        pollMs: positiveMs,
+        reconnect: z.strictObject({ initialMs: positiveMs, maxMs: positiveMs }),
+        timeoutMs: positiveMs,
+      }),
+      /** Bounds on reading one mailbox message; anything beyond is left in the mailbox and logged. */
+      limits: z.strictObject({
+        maxMessageBytes: z.number().int().min(1024),
+        maxDepth: z.number().int().min(1).max(16),
+        maxAttachments: z.number().int().min(1),
+        maxAttachmentBytes: z.number().int().min(1024),
+      }),
+    }),
   }),
   passive: z.strictObject({
     /** Where received invoices are written for the ERP, with their metadata (MT) beside them. */
@@ -95,6 +157,8 @@ export const configSchema = z.strictObject({
     scenario: z.enum(SCENARIOS),
     /** Delay before each notification, to watch the states change. */
     delayMs: z.number().int().min(0),
+    /** PEC: the SdI mailbox the simulator assigns in its first answer. */
+    sdiMailbox: z.string().regex(/^sdi[0-9]{1,3}@pec\.fatturapa\.it$/, 'sdiNN@pec.fatturapa.it'),
   }),
 });
 
@@ -148,6 +212,19 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
         serverCert: raw.channel.sdicoop.serverCert && abs(raw.channel.sdicoop.serverCert),
         serverKey: raw.channel.sdicoop.serverKey && abs(raw.channel.sdicoop.serverKey),
         sdiCAs: raw.channel.sdicoop.sdiCAs.map(abs),
+      },
+      pec: {
+        ...raw.channel.pec,
+        smtp: {
+          ...raw.channel.pec.smtp,
+          passwordFile: raw.channel.pec.smtp.passwordFile && abs(raw.channel.pec.smtp.passwordFile),
+          ca: raw.channel.pec.smtp.ca.map(abs),
+        },
+        imap: {
+          ...raw.channel.pec.imap,
+          passwordFile: raw.channel.pec.imap.passwordFile && abs(raw.channel.pec.imap.passwordFile),
+          ca: raw.channel.pec.imap.ca.map(abs),
+        },
       },
     },
     passive: { importDir: abs(raw.passive.importDir) },

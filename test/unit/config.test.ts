@@ -118,6 +118,37 @@ describe('configuration', () => {
     );
   });
 
+  it('the variables named by *Env keys hold secrets, not configuration', () => {
+    const dir = tmp();
+    const file = writeYaml(
+      dir,
+      'pec.yaml',
+      'channel:\n  type: pec\n  pec:\n    imap: { passwordEnv: MY_IMAP_SECRET }\n',
+    );
+    const c = loadConfig({
+      file,
+      env: {
+        FATTURAD_PEC_PASSWORD: 'x',
+        FATTURAD_SDICOOP_PASSPHRASE: 'y',
+        MY_IMAP_SECRET: 'z',
+        FATTURAD_CHANNEL__PEC__ADDRESS: 'fatture@pec.example.it',
+      },
+    });
+    expect(c.channel.type).toBe('pec');
+    expect(c.channel.pec.address).toBe('fatture@pec.example.it');
+    expect(c.channel.pec.imap.passwordEnv).toBe('MY_IMAP_SECRET');
+    expect(c.channel.pec.firstSdiAddress).toBe('sdi01@pec.fatturapa.it');
+    // Any other FATTURAD_ variable is still a (mistyped) key.
+    expect(problemsOf(() => loadConfig({ env: { FATTURAD_PEC_PASWORD: 'x' } }))[0]).toMatch(/unknown key/);
+  });
+
+  it('PEC keys are checked: an IMAP keyword cannot hold spaces', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { FATTURAD_CHANNEL__PEC__IMAP__FLAG: 'two words' } }),
+    );
+    expect(problems[0]).toMatch(/^channel\.pec\.imap\.flag = "two words": an IMAP keyword/);
+  });
+
   it('a bad environment override is reported with its key path', () => {
     const problems = problemsOf(() => loadConfig({ env: { FATTURAD_HTTP__PORT: 'abc' } }));
     expect(problems[0]).toMatch(/^http\.port = "abc": /);
