@@ -140,7 +140,7 @@ async function stopDaemon(d: DaemonProcess): Promise<void> {
 async function teardown(s: Setup, d?: DaemonProcess): Promise<void> {
   if (d && d.child.exitCode === null && d.child.signalCode === null) await stopDaemon(d);
   await s.sim.close();
-  await s.dovecot.stop();
+  await s.dovecot.stop({ immediate: true });
 }
 
 function fate(s: Setup, file: string, event: string, timeoutMs = 30_000) {
@@ -313,6 +313,35 @@ describe('PEC faults', () => {
         expect(d.sdi.attempts).toBe(1);
       }
       expect([...s.sim.engine.calls.values()].every((c) => c === 1)).toBe(true);
+    } finally {
+      await teardown(s, daemon);
+    }
+  });
+
+  it('UIDVALIDITY change (mailbox restored): read again, nothing counted twice, new answers processed', async () => {
+    const s = await setup('uidvalidity');
+    let daemon = await startDaemon(s);
+    try {
+      for (const n of ['uv-1.xml', 'uv-2.xml']) fs.writeFileSync(path.join(s.outbox, n), b2b());
+      for (const n of ['uv-1.xml', 'uv-2.xml']) await fate(s, n, 'invoice.delivered');
+      await s.sim.drained();
+      await waitFor('every message flagged', async () =>
+        (await mailbox(s)).every((m) => m.flags.includes('$FatturadProcessed')),
+      );
+      await stopDaemon(daemon);
+      await s.dovecot.resetInboxUids();
+      daemon = await startDaemon(s);
+      await waitForEvent(s.logFile, 'pec.uidvalidity_changed');
+      fs.writeFileSync(path.join(s.outbox, 'uv-3.xml'), b2b());
+      await fate(s, 'uv-3.xml', 'invoice.delivered');
+      const log = readLog(s.logFile);
+      for (const n of ['uv-1.xml', 'uv-2.xml', 'uv-3.xml'])
+        expect(log.filter((l) => l.event === 'invoice.delivered' && l.file === n)).toHaveLength(1);
+      for (const n of ['uv-1.xml', 'uv-2.xml']) {
+        const d = await show(s, n);
+        expect(d.notifications).toHaveLength(1);
+        expect(d.transportReceipts).toHaveLength(2);
+      }
     } finally {
       await teardown(s, daemon);
     }
