@@ -127,6 +127,79 @@ export class TestPki {
     return { cert, key };
   }
 
+  /**
+   * A certificate with a chosen key type and extensions (openssl x509 extension lines), valid from
+   * now for a year: for identities whose profile `issue()` does not cover (EC keys, TSAs).
+   */
+  issueWith(cn: string, opts: { key?: 'rsa' | 'ec'; ext: string[] }): Issued {
+    const n = this.serial++;
+    const key = path.join(this.dir, `custom-${n}.key`);
+    const csr = path.join(this.dir, `custom-${n}.csr`);
+    const cert = path.join(this.dir, `custom-${n}.crt`);
+    const extFile = path.join(this.dir, `custom-${n}.ext`);
+    const newkey =
+      opts.key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+    openssl([
+      'req',
+      '-new',
+      ...newkey,
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      `/C=IT/O=fatturad tests/CN=${cn}`,
+    ]);
+    fs.writeFileSync(extFile, ['[ext]', ...opts.ext, ''].join('\n'));
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      this.ca.cert,
+      '-CAkey',
+      this.ca.key,
+      '-set_serial',
+      `0x${(0x2000 + n).toString(16)}`,
+      '-days',
+      '365',
+      '-sha256',
+      '-extfile',
+      extFile,
+      '-extensions',
+      'ext',
+      '-out',
+      cert,
+    ]);
+    return { cert, key };
+  }
+
+  /**
+   * A Time-Stamp Authority certificate (RFC 3161 section 2.3): by default with the critical
+   * timeStamping extended key usage that `openssl ts -reply` and verifiers require; `eku` makes
+   * the faulty variants.
+   */
+  issueTsa(
+    cn: string,
+    opts: { eku?: 'critical' | 'non-critical' | 'none'; key?: 'rsa' | 'ec' } = {},
+  ): Issued {
+    const eku = opts.eku ?? 'critical';
+    return this.issueWith(cn, {
+      ...(opts.key ? { key: opts.key } : {}),
+      ext: [
+        'basicConstraints = critical,CA:FALSE',
+        'keyUsage = critical,digitalSignature,nonRepudiation',
+        'subjectKeyIdentifier = hash',
+        'authorityKeyIdentifier = keyid',
+        ...(eku === 'none'
+          ? []
+          : [`extendedKeyUsage = ${eku === 'critical' ? 'critical,' : ''}timeStamping`]),
+      ],
+    });
+  }
+
   /** A CAdES-BES signature of `content` by `signer`: attached, unless `detached` (no content inside). */
   sign(
     content: Buffer,
