@@ -7,6 +7,9 @@ command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The IMAP server of the PEC channel's tests.
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+# The archive's PdD tests check a bag the way an auditor would: unzip, sha256sum, python3.
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${need[*]}" >&2
