@@ -8,6 +8,7 @@ import { isState, STATE_MEANING } from './lifecycle/states.js';
 import { createLogger } from './log.js';
 import { formatFinding } from './rules/report.js';
 import { runValidate } from './rules/validate-cli.js';
+import { addArchiveCommands } from './archive/cli.js';
 import { Store, StoreError } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -311,6 +312,13 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
       },
     );
+
+  addArchiveCommands(program, {
+    config: configOrExit,
+    store: openStoreOrExit,
+    out,
+    exit: (code) => process.exit(code),
+  });
 
   const configCmd = program.command('config').description('configuration tools');
   configCmd

@@ -12,6 +12,8 @@ import { Intake } from './watchers/intake.js';
 import { ValidationStep } from './pipeline/validate-step.js';
 import { InboundHandler } from './pipeline/inbound.js';
 import { SendStep } from './pipeline/send-step.js';
+import { ArchiveStep } from './pipeline/archive-step.js';
+import { openArchive } from './archive/open.js';
 import type { Channel } from './channels/channel.js';
 import { openChannel } from './channels/registry.js';
 import { SdiCoopChannel } from './channels/soap/sdicoop.js';
@@ -61,6 +63,7 @@ export class Daemon {
   private validation: ValidationStep | null = null;
   private inbound: InboundHandler | null = null;
   private sending: SendStep | null = null;
+  private archiving: ArchiveStep | null = null;
   private channel: Channel | null = null;
   private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
@@ -109,10 +112,33 @@ export class Daemon {
     const store = this.store;
     this.inbound = new InboundHandler(store, c, this.log, {
       onNotification: (kind, outcome) => this.metrics.notifications.inc({ kind, outcome }),
-      onPassive: () => this.metrics.passive.inc(),
       onReceipt: (outcome, effect) => this.metrics.transportReceipts.inc({ outcome, effect }),
       onResend: () => this.sending?.kick(),
+      onStateChange: () => this.archiving?.kick(),
+      onPassive: () => {
+        this.metrics.passive.inc();
+        this.archiving?.kick();
+      },
     });
+    if (c.archive.enabled) {
+      const opened = await openArchive(c, store, this.log.child({ component: 'archive' }));
+      this.archiving = new ArchiveStep(
+        store,
+        opened.astore,
+        opened.archive,
+        opened.preservation,
+        c,
+        this.log,
+        {
+          onPdv: (n) => this.metrics.archivedDocuments.inc(n),
+          onVerified: (blobs, bytes) => {
+            this.metrics.archiveVerifiedBlobs.inc(blobs);
+            this.metrics.archiveVerifiedBytes.inc(bytes);
+          },
+          onFindings: (fs) => fs.forEach((f) => this.metrics.archiveFindings.inc({ code: f.code })),
+        },
+      );
+    }
     const opened = await openChannel(c, this.log, store);
     this.channel = opened.channel;
     this.simulator = opened.simulator;
@@ -129,6 +155,7 @@ export class Daemon {
       await this.inbound.deliverPassive();
       this.sending.start();
     }
+    await this.archiving?.start();
 
     this.validation = new ValidationStep(this.store, c, this.log, {
       onResult: (result) => {
@@ -197,6 +224,15 @@ export class Daemon {
       const h = this.channel.health();
       checks[`channel:${this.channel.name}`] = { ok: h.ok, detail: h.detail };
     }
+    if (this.archiving) {
+      const f = this.archiving.findings;
+      checks.archive = f.length
+        ? {
+            ok: false,
+            detail: `${f.length} integrity finding(s), e.g. ${f[0]?.message ?? ''}: run "fatturad archive verify"`,
+          }
+        : { ok: true };
+    }
     for (const [folder, h] of this.watcher?.folderHealth ?? []) {
       checks[`folder:${folder}`] = { ok: h.ok, ...(h.error ? { detail: h.error } : {}) };
     }
@@ -240,6 +276,7 @@ export class Daemon {
     this.validation?.reconfigure(this.config);
     this.inbound?.reconfigure(this.config);
     this.sending?.reconfigure(this.config);
+    this.archiving?.reconfigure(this.config);
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -263,6 +300,7 @@ export class Daemon {
       await this.intake?.stop();
       await this.validation?.stop();
       await this.sending?.stop();
+      await this.archiving?.stop();
       await this.channel?.stop();
       await this.simulator?.close();
       await this.ops?.close();

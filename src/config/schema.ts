@@ -152,6 +152,72 @@ export const configSchema = z.strictObject({
     /** Where received invoices are written for the ERP, with their metadata (MT) beside them. */
     importDir: z.string().min(1),
   }),
+  archive: z.strictObject({
+    /** Archive every invoice and SdI message once its flow has ended (see docs/archive.md). */
+    enabled: z.boolean(),
+    /** The archive folder (default <dataDir>/archive). */
+    dir: z.string(),
+    /** The checkpoints' origin line: which archive this is (default fatturad/<installation id>). */
+    origin: z.string(),
+    /** An Ed25519 PKCS#8 PEM key for checkpoints (empty: one made at first start in <dir>/keys). */
+    keyFile: z.string(),
+    /** How often the step looks for documents to archive. */
+    pollMs: positiveMs,
+    /** Documents per PdV at most. */
+    batchSize: z.number().int().min(1).max(10_000),
+    /** A signed checkpoint at least this often while the log grows (and at every PdA closed). */
+    checkpointEveryMs: positiveMs,
+    /** Years the documents must be kept (metadata TempoDiConservazione). */
+    retentionYears: z.number().int().min(1).max(100),
+    holder: z.strictObject({
+      /** The titolare: denominazione and partita IVA (with country, e.g. IT01234567890). */
+      name: z.string(),
+      vat: z.string(),
+      /** The responsabile della conservazione (name and codice fiscale), for the PdA index. */
+      responsabile: z.string(),
+      responsabileCf: z.string(),
+    }),
+    pda: z.strictObject({
+      /** Close the PdA when it holds more files than this. */
+      maxFiles: z.number().int().min(1),
+      /** ... or when the last PdA was closed longer ago than this. */
+      maxAgeDays: z.number().int().min(1),
+      /** ... or when a fiscal year's preservation deadline is this near. */
+      deadlineMarginDays: z.number().int().min(0),
+    }),
+    fiscal: z.strictObject({
+      /** Income-tax return due dates that differ from 31 October of the next year, by fiscal year. */
+      returnDueDates: z.record(
+        z.string().regex(/^[0-9]{4}$/),
+        z.string().regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/),
+      ),
+      /** The preservation deadline: this many months after the return's due date. */
+      monthsAfterReturn: z.number().int().min(0).max(24),
+    }),
+    verify: z.strictObject({
+      /** Every blob is re-hashed at least once in this many days (rolling verification). */
+      windowDays: z.number().positive(),
+      /** How often a slice of the archive is verified. */
+      intervalMs: positiveMs,
+    }),
+    /** RFC 3161 timestamps on each PdA index and checkpoint (empty url: none). */
+    tsa: z.strictObject({
+      url: z.string(),
+      timeoutMs: positiveMs,
+      policy: z.string(),
+      /** Basic authentication: user, and the environment variable holding the password. */
+      user: z.string(),
+      passwordEnv: z.string(),
+      ca: z.array(z.string().min(1)),
+    }),
+    /** A CAdES signature on each PdA index (empty: none): PEM cert + key, or PKCS#12. */
+    signing: z.strictObject({
+      cert: z.string(),
+      key: z.string(),
+      pfx: z.string(),
+      passphraseEnv: z.string(),
+    }),
+  }),
   simulator: z.strictObject({
     /** What the built-in SdI simulator does with each file (see docs/channels.md). */
     scenario: z.enum(SCENARIOS),
@@ -228,6 +294,18 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
       },
     },
     passive: { importDir: abs(raw.passive.importDir) },
+    archive: {
+      ...raw.archive,
+      dir: abs(raw.archive.dir || path.join(raw.dataDir, 'archive')),
+      keyFile: raw.archive.keyFile && abs(raw.archive.keyFile),
+      tsa: { ...raw.archive.tsa, ca: raw.archive.tsa.ca.map(abs) },
+      signing: {
+        ...raw.archive.signing,
+        cert: raw.archive.signing.cert && abs(raw.archive.signing.cert),
+        key: raw.archive.signing.key && abs(raw.archive.signing.key),
+        pfx: raw.archive.signing.pfx && abs(raw.archive.signing.pfx),
+      },
+    },
     intake: {
       ...raw.intake,
       folders: raw.intake.folders.map((f) => ({

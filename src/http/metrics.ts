@@ -14,6 +14,10 @@ export class Metrics {
   readonly notifications: Counter<'kind' | 'outcome'>;
   readonly passive: Counter;
   readonly transportReceipts: Counter;
+  readonly archivedDocuments: Counter;
+  readonly archiveVerifiedBlobs: Counter;
+  readonly archiveVerifiedBytes: Counter;
+  readonly archiveFindings: Counter<'code'>;
 
   constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
@@ -66,6 +70,27 @@ export class Metrics {
       name: 'fatturad_transport_receipts_total',
       help: 'Receipts of the transport (PEC provider), by outcome (accepted, delivered, failed, warning) and effect.',
       labelNames: ['outcome', 'effect'],
+      registers: [this.registry],
+    });
+    this.archivedDocuments = new Counter({
+      name: 'fatturad_archived_documents_total',
+      help: 'Documents (invoices with their messages) deposited in the archive.',
+      registers: [this.registry],
+    });
+    this.archiveVerifiedBlobs = new Counter({
+      name: 'fatturad_archive_verified_blobs_total',
+      help: 'Archive blobs re-hashed by the rolling verification.',
+      registers: [this.registry],
+    });
+    this.archiveVerifiedBytes = new Counter({
+      name: 'fatturad_archive_verified_bytes_total',
+      help: 'Bytes re-hashed by the rolling verification.',
+      registers: [this.registry],
+    });
+    this.archiveFindings = new Counter({
+      name: 'fatturad_archive_findings_total',
+      help: 'Integrity findings of the rolling verification, by code (missing, changed, truncated...).',
+      labelNames: ['code'],
       registers: [this.registry],
     });
     this.configReloads = new Counter({

@@ -183,4 +183,102 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE passive ADD COLUMN envelope_path TEXT;
     `,
   },
+  {
+    version: 5,
+    description: 'preservation archive: objects, the Merkle log, checkpoints, packages, items, search keys',
+    sql: `
+      -- Content-addressed blobs under <archive>/objects/ (the files are the evidence).
+      CREATE TABLE archive_objects (
+        sha256           TEXT PRIMARY KEY,
+        size             INTEGER NOT NULL,
+        created_at       TEXT NOT NULL,
+        last_verified_at TEXT,
+        last_status      TEXT
+      );
+      CREATE INDEX archive_objects_verified ON archive_objects(last_verified_at);
+
+      -- The append-only log: one leaf entry per archived blob (RFC 9162 leaf hash).
+      CREATE TABLE archive_log (
+        idx        INTEGER PRIMARY KEY,
+        entry      BLOB NOT NULL,
+        leaf_hash  BLOB NOT NULL,
+        kind       TEXT NOT NULL,
+        sha256     TEXT NOT NULL,
+        ref        TEXT NOT NULL,
+        at         TEXT NOT NULL
+      );
+      CREATE INDEX archive_log_sha256 ON archive_log(sha256);
+      CREATE TRIGGER archive_log_no_update BEFORE UPDATE ON archive_log
+        BEGIN SELECT RAISE(ABORT, 'the archive log is append-only'); END;
+      CREATE TRIGGER archive_log_no_delete BEFORE DELETE ON archive_log
+        BEGIN SELECT RAISE(ABORT, 'the archive log is append-only'); END;
+
+      -- Every signed checkpoint issued (also kept as files under <archive>/log/checkpoints/).
+      CREATE TABLE archive_checkpoints (
+        size      INTEGER PRIMARY KEY,
+        root      BLOB NOT NULL,
+        note      TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        tsr_sha256 TEXT
+      );
+
+      -- Preservation packages: PdV (one per archiving batch, with its rapporto di versamento) and
+      -- PdA (closed per the rules, with its UNI SInCRO index).
+      CREATE TABLE archive_packages (
+        id           INTEGER PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('pdv', 'pda')),
+        name         TEXT NOT NULL UNIQUE,
+        state        TEXT NOT NULL CHECK (state IN ('open', 'closing', 'closed')),
+        pda_id       INTEGER REFERENCES archive_packages(id),
+        created_at   TEXT NOT NULL,
+        closed_at    TEXT,
+        reason       TEXT,
+        index_sha256 TEXT,
+        signature_sha256 TEXT,
+        timestamp_sha256 TEXT,
+        files        INTEGER NOT NULL DEFAULT 0
+      );
+
+      -- What was archived from the pipeline (once per source row), and where it sits in the log.
+      CREATE TABLE archive_items (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        source_id   INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        leaf_idx    INTEGER NOT NULL,
+        pdv_id      INTEGER NOT NULL REFERENCES archive_packages(id),
+        document    TEXT NOT NULL,
+        metadata    TEXT,
+        UNIQUE (source, source_id)
+      );
+      CREATE INDEX archive_items_document ON archive_items(document);
+      CREATE INDEX archive_items_pdv ON archive_items(pdv_id);
+
+      -- The fiscal search keys (DMEF 17 June 2014, art. 3) of every archived invoice.
+      CREATE TABLE archive_keys (
+        item_id            INTEGER NOT NULL REFERENCES archive_items(id),
+        document           TEXT NOT NULL,
+        role               TEXT NOT NULL,
+        denominazione      TEXT,
+        nome               TEXT,
+        cognome            TEXT,
+        codice_fiscale     TEXT,
+        partita_iva        TEXT,
+        data               TEXT NOT NULL,
+        numero             TEXT NOT NULL,
+        tipo_documento     TEXT NOT NULL,
+        identificativo_sdi TEXT
+      );
+      CREATE INDEX archive_keys_den ON archive_keys(denominazione COLLATE NOCASE);
+      CREATE INDEX archive_keys_cognome ON archive_keys(cognome COLLATE NOCASE);
+      CREATE INDEX archive_keys_cf ON archive_keys(codice_fiscale);
+      CREATE INDEX archive_keys_piva ON archive_keys(partita_iva);
+      CREATE INDEX archive_keys_data ON archive_keys(data);
+      CREATE INDEX archive_keys_numero ON archive_keys(numero);
+      CREATE INDEX archive_keys_idsdi ON archive_keys(identificativo_sdi);
+    `,
+  },
 ];

@@ -80,7 +80,7 @@ describe('state machine', () => {
 describe('store', () => {
   it('migrates to the latest schema in WAL mode, and refuses a newer schema', () => {
     const s = openStore();
-    expect(s.schemaVersion).toBe(4);
+    expect(s.schemaVersion).toBe(5);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.db.pragma('user_version = 99');
     expect(() => s.migrate([])).toThrow(StoreError);
@@ -164,7 +164,7 @@ describe('store', () => {
     expect(s2.integrityCheck()).toBe('ok');
     s2.close();
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(4);
+    expect(raw.pragma('user_version', { simple: true })).toBe(5);
     raw.close();
   });
 });

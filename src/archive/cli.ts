@@ -1,0 +1,331 @@
+import type { Command } from 'commander';
+import pino from 'pino';
+import type { Config } from '../config/schema.js';
+import type { SearchQuery } from '../store/archive-store.js';
+import type { Store } from '../store/store.js';
+import type { Finding } from './archive.js';
+import { openArchive, type OpenedArchive } from './open.js';
+import { verifyPdd, writePdd, type PddDocument } from './pdd.js';
+
+/** `fatturad archive …`: verify, search, export and verify a PdD, close the PdA. */
+export interface CliHelpers {
+  config: (file: string | undefined) => Config;
+  store: (config: Config, readonly?: boolean) => Store;
+  out: (text: string) => void;
+  exit: (code: number) => never;
+}
+
+const QUERY_KEYS: Record<string, keyof SearchQuery> = {
+  text: 'text',
+  name: 'text',
+  denominazione: 'text',
+  cf: 'codiceFiscale',
+  codiceFiscale: 'codiceFiscale',
+  piva: 'partitaIva',
+  partitaIva: 'partitaIva',
+  from: 'from',
+  to: 'to',
+  numero: 'numero',
+  idsdi: 'identificativoSdI',
+  identificativoSdI: 'identificativoSdI',
+  document: 'document',
+};
+
+/** `partitaIva=IT01234567890 from=2026-01-01` (or separated by & or ,) to a query. */
+export function parseQuery(text: string): SearchQuery | string {
+  const q: SearchQuery = {};
+  for (const part of text.split(/[&,\s]+/).filter(Boolean)) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(part);
+    const key = m ? QUERY_KEYS[m[1] as string] : undefined;
+    if (!m || !key)
+      return `"${part}": expected key=value with key one of ${Object.keys(QUERY_KEYS).join(', ')}`;
+    q[key] = m[2];
+  }
+  return q;
+}
+
+interface SearchOpts {
+  query?: string;
+  text?: string;
+  cf?: string;
+  piva?: string;
+  from?: string;
+  to?: string;
+  numero?: string;
+  idSdi?: string;
+}
+
+function queryOf(o: SearchOpts): SearchQuery | string {
+  const q = o.query ? parseQuery(o.query) : {};
+  if (typeof q === 'string') return q;
+  if (o.text) q.text = o.text;
+  if (o.cf) q.codiceFiscale = o.cf;
+  if (o.piva) q.partitaIva = o.piva;
+  if (o.from) q.from = o.from;
+  if (o.to) q.to = o.to;
+  if (o.numero) q.numero = o.numero;
+  if (o.idSdi) q.identificativoSdI = o.idSdi;
+  return q;
+}
+
+const silent = pino({ level: 'silent' });
+
+function describe(f: Finding): string {
+  return `${f.code.padEnd(19)} ${f.message}`;
+}
+
+export function addArchiveCommands(program: Command, h: CliHelpers): void {
+  const cmd = program
+    .command('archive')
+    .description('the preservation archive: verify, search, export (PdD)');
+  const withArchive = async <T>(
+    file: string | undefined,
+    fn: (a: OpenedArchive, c: Config) => Promise<T>,
+  ): Promise<T> => {
+    const config = h.config(file);
+    const store = h.store(config, false);
+    try {
+      return await fn(await openArchive(config, store, silent), config);
+    } finally {
+      store.close();
+    }
+  };
+  const searchOptions = (c: Command): Command =>
+    c
+      .option(
+        '--query <q>',
+        'key=value pairs: text, cf, piva, from, to, numero, idsdi (e.g. "piva=IT01234567890 from=2026-01-01")',
+      )
+      .option('--text <name>', 'denominazione, nome or cognome (substring)')
+      .option('--cf <codiceFiscale>', 'codice fiscale')
+      .option('--piva <partitaIva>', 'partita IVA (with or without IT)')
+      .option('--from <date>', 'invoice date from (YYYY-MM-DD)')
+      .option('--to <date>', 'invoice date to (YYYY-MM-DD)')
+      .option('--numero <n>', 'invoice number')
+      .option('--id-sdi <id>', 'IdentificativoSdI');
+
+  cmd
+    .command('verify')
+    .description('re-hash every blob, recompute the log, check every checkpoint; exit 1 on any finding')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--json', 'one JSON object')
+    .option('--log-only', 'check the log and checkpoints without re-hashing the blobs')
+    .action(async (o: { config?: string; json?: boolean; logOnly?: boolean }) => {
+      const r = await withArchive(o.config, (a) => a.archive.verify({ blobs: !o.logOnly }));
+      if (o.json) h.out(JSON.stringify(r, null, 2));
+      else {
+        h.out(
+          `archive: ${r.logSize} log entries, ${r.objects} blobs (${(r.bytes / 1048576).toFixed(1)} MB re-hashed), ` +
+            `${r.checkpoints} checkpoints (latest ${r.latestCheckpoint ?? 'none'}), ${r.ms} ms`,
+        );
+        if (r.ok) h.out('OK: no findings');
+        else {
+          h.out(`${r.findings.length} finding(s):`);
+          for (const f of r.findings) h.out(`  ${describe(f)}`);
+        }
+      }
+      if (!r.ok) h.exit(1);
+    });
+
+  searchOptions(
+    cmd
+      .command('search')
+      .description('find archived documents by the fiscal search keys (DMEF 2014 art. 3)')
+      .option('-c, --config <file>', 'configuration file')
+      .option('--json', 'JSON output'),
+  ).action(async (o: SearchOpts & { config?: string; json?: boolean }) => {
+    const q = queryOf(o);
+    if (typeof q === 'string') {
+      process.stderr.write(`fatturad: --query ${q}\n`);
+      h.exit(2);
+    }
+    const result = await withArchive(o.config, async (a) =>
+      a.astore.search(q).map((document) => ({
+        document,
+        keys: a.astore.keysOf(document),
+        files: a.astore
+          .itemsOfDocument(document)
+          .map((i) => ({ kind: i.kind, name: i.name, sha256: i.sha256, leafIndex: i.leafIdx })),
+      })),
+    );
+    if (o.json) h.out(JSON.stringify(result, null, 2));
+    else {
+      for (const d of result) {
+        const k = d.keys.find((x) => x.role === 'cedente') ?? d.keys[0];
+        const other = d.keys.find((x) => x.role === 'cessionario');
+        h.out(
+          `${d.document}  ${k?.data ?? ''} n. ${k?.numero ?? ''}  ${k?.denominazione ?? [k?.nome, k?.cognome].filter(Boolean).join(' ')}` +
+            ` -> ${other?.denominazione ?? [other?.nome, other?.cognome].filter(Boolean).join(' ')}  IdentificativoSdI ${k?.identificativoSdI ?? '-'}  (${d.files.length} files)`,
+        );
+      }
+      h.out(`${result.length} document(s)`);
+    }
+  });
+
+  searchOptions(
+    cmd
+      .command('export')
+      .description('write a PdD (BagIt zip) with the documents found, their metadata and inclusion proofs')
+      .requiredOption('--out <file.zip>', 'the zip to write')
+      .option('-c, --config <file>', 'configuration file'),
+  ).action(async (o: SearchOpts & { config?: string; out: string }) => {
+    const q = queryOf(o);
+    if (typeof q === 'string') {
+      process.stderr.write(`fatturad: --query ${q}\n`);
+      h.exit(2);
+    }
+    const r = await withArchive(o.config, async (a, config) => {
+      const docs = a.astore.search(q);
+      if (docs.length === 0) return null;
+      await a.archive.checkpoint();
+      const cp = a.archive.latestCheckpoint();
+      if (!cp) throw new Error('the archive has no checkpoint');
+      const prove = a.archive.prover(cp.size);
+      const documents: PddDocument[] = [];
+      const pdvs = new Set<number>();
+      for (const d of docs)
+        for (const i of a.astore.itemsOfDocument(d)) {
+          const p = prove(i.leafIdx);
+          pdvs.add(i.pdvId);
+          documents.push({
+            // Plain file names in the bag: <document>--<name>, e.g. out-12--IT01234567890_00001.xml
+            name: `${d}--${i.name}`.replace(/[^A-Za-z0-9._+-]/g, '-'),
+            bytes: await a.archive.blobs.get(i.sha256),
+            sha256: i.sha256,
+            metadata: {
+              document: d,
+              kind: i.kind,
+              keys: i.kind === 'invoice' ? a.astore.keysOf(d) : undefined,
+            },
+            leafIndex: i.leafIdx,
+            entry: p.entry,
+            proof: p.proof,
+          });
+        }
+      const packages: { path: string; bytes: Buffer }[] = [];
+      const pdas = new Set<number>();
+      for (const id of pdvs) {
+        const pdv = a.astore.getPackage(id);
+        if (!pdv) continue;
+        if (pdv.indexSha256)
+          packages.push({ path: `${pdv.name}.rdv.xml`, bytes: await a.archive.blobs.get(pdv.indexSha256) });
+        if (pdv.pdaId) pdas.add(pdv.pdaId);
+      }
+      for (const id of pdas) {
+        const pda = a.astore.getPackage(id);
+        if (!pda || pda.state !== 'closed') continue;
+        if (pda.indexSha256)
+          packages.push({
+            path: `${pda.name}.PIndex.xml`,
+            bytes: await a.archive.blobs.get(pda.indexSha256),
+          });
+        if (pda.signatureSha256)
+          packages.push({
+            path: `${pda.name}.PIndex.xml.p7m`,
+            bytes: await a.archive.blobs.get(pda.signatureSha256),
+          });
+        if (pda.timestampSha256)
+          packages.push({
+            path: `${pda.name}.PIndex.tsr`,
+            bytes: await a.archive.blobs.get(pda.timestampSha256),
+          });
+      }
+      const now = new Date();
+      return writePdd(
+        {
+          id: `PdD-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}`,
+          documents,
+          checkpointNote: cp.note,
+          treeSize: cp.size,
+          rootHex: cp.root.toString('hex'),
+          logPublicKeyPem: a.archive.publicKeyPem,
+          verifierKey: a.archive.verifierKey,
+          origin: a.archive.origin,
+          packages,
+          info: {
+            sourceOrganization: config.archive.holder.name || 'fatturad',
+            baggingDate: now.toISOString().slice(0, 10),
+            externalIdentifier: `query: ${JSON.stringify(q)}`,
+          },
+        },
+        o.out,
+      ).then((w) => ({ ...w, documents: docs.length }));
+    });
+    if (!r) {
+      process.stderr.write('fatturad: no archived document matches the query\n');
+      h.exit(1);
+    }
+    h.out(
+      `wrote ${o.out}: ${r.documents} document(s), ${r.files} files, ${r.bytes} bytes; check it with "fatturad archive verify-export ${o.out}" or by VERIFY.txt inside`,
+    );
+  });
+
+  cmd
+    .command('verify-export <file>')
+    .description(
+      'check a PdD offline: manifests, checkpoint signature, inclusion proofs; exit 1 on any finding',
+    )
+    .option('--json', 'JSON output')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const r = await verifyPdd(file);
+      if (o.json) h.out(JSON.stringify(r, null, 2));
+      else {
+        h.out(`${file}: ${r.documents} document(s) proved into a checkpoint of ${r.treeSize} entries`);
+        if (r.ok) h.out('OK');
+        for (const f of r.findings)
+          h.out(`  ${f.code.padEnd(20)} ${f.path ? `${f.path}: ` : ''}${f.message}`);
+      }
+      if (!r.ok) h.exit(1);
+    });
+
+  cmd
+    .command('close')
+    .description('close the open PdA now (e.g. a formal cancellation)')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--reason <text>', 'why', 'closed by an operator')
+    .action(async (o: { config?: string; reason: string }) => {
+      const r = await withArchive(o.config, (a) => a.preservation.close(o.reason));
+      h.out(r ? `${r.name}: ${r.state} (${r.files} files)` : 'no open PdA with documents');
+    });
+
+  cmd
+    .command('status')
+    .description('the log, the checkpoints and the packages')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--json', 'JSON output')
+    .action(async (o: { config?: string; json?: boolean }) => {
+      const r = await withArchive(o.config, async (a) => ({
+        dir: a.archive.opts.dir,
+        origin: a.archive.origin,
+        verifierKey: a.archive.verifierKey,
+        entries: a.archive.size,
+        documents: a.astore.itemCount(),
+        checkpoint: a.archive.latestCheckpoint()
+          ? { size: a.archive.latestCheckpoint()?.size, issuedAt: a.archive.latestCheckpoint()?.issuedAt }
+          : null,
+        capabilities: a.capabilities,
+        packages: a.astore.packages().map((p) => ({
+          name: p.name,
+          kind: p.kind,
+          state: p.state,
+          files: p.files,
+          reason: p.reason,
+          closedAt: p.closedAt,
+        })),
+        closingReason: a.preservation.closingReason(),
+      }));
+      if (o.json) h.out(JSON.stringify(r, null, 2));
+      else {
+        h.out(
+          `archive ${r.dir} (${r.origin}): ${r.entries} log entries; latest checkpoint ${r.checkpoint?.size ?? 'none'}`,
+        );
+        h.out(`checkpoint key: ${r.verifierKey}`);
+        h.out(
+          `PdA index signature: ${r.capabilities.signing ? 'yes' : 'no (archive.signing)'}; timestamps: ${r.capabilities.timestamps ? 'yes' : 'no (archive.tsa)'}`,
+        );
+        for (const p of r.packages.filter((x) => x.kind === 'pda'))
+          h.out(`  ${p.name}  ${p.state}  ${p.files} files${p.reason ? `  (${p.reason})` : ''}`);
+        h.out(`${r.packages.filter((x) => x.kind === 'pdv').length} PdV`);
+      }
+    });
+}
