@@ -86,8 +86,11 @@ const OTHER_LEGACY_OIDS: [Buffer, string][] = [
   [Buffer.from('06082a864886f70d0302', 'hex'), 'RC2'],
 ];
 
-/** The legacy encryption algorithms named in a PKCS#12 file, e.g. ['RC2-40', '3DES']. */
-function legacyAlgorithms(pfx: Buffer): string[] {
+/**
+ * The legacy encryption algorithms named in a PKCS#12 file, e.g. ['RC2-40', '3DES'], found without
+ * the password (also used by the credential monitor's readers).
+ */
+export function legacyAlgorithms(pfx: Buffer): string[] {
   const found = new Set<string>();
   for (let i = pfx.indexOf(PKCS12_PBE_PREFIX); i >= 0; i = pfx.indexOf(PKCS12_PBE_PREFIX, i + 1)) {
     const name = PKCS12_PBE_NAMES[pfx[i + PKCS12_PBE_PREFIX.length] ?? 0];
@@ -98,7 +101,7 @@ function legacyAlgorithms(pfx: Buffer): string[] {
 }
 
 /** Algorithms among those that Node 20's OpenSSL 3 (no legacy provider) cannot decrypt. */
-function unreadableAlgorithms(names: string[]): string[] {
+export function unreadableAlgorithms(names: string[]): string[] {
   return names.filter((n) => n.startsWith('RC2') || n.startsWith('RC4') || n === 'DES');
 }
 
