@@ -10,6 +10,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The archive's PdD tests check a bag the way an auditor would: unzip, sha256sum, python3.
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The credential tests make Java keystores (JKS, JCEKS) with keytool, and check the systemd unit.
+command -v keytool >/dev/null 2>&1 || need+=(default-jre-headless)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${need[*]}" >&2

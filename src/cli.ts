@@ -9,6 +9,7 @@ import { createLogger } from './log.js';
 import { formatFinding } from './rules/report.js';
 import { runValidate } from './rules/validate-cli.js';
 import { addArchiveCommands } from './archive/cli.js';
+import { addCredentialCommands } from './credentials/cli.js';
 import { Store, StoreError } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -319,6 +320,8 @@ export function buildProgram(): Command {
     out,
     exit: (code) => process.exit(code),
   });
+
+  addCredentialCommands(program, { config: configOrExit, out, exit: (code) => process.exit(code) });
 
   const configCmd = program.command('config').description('configuration tools');
   configCmd

@@ -14,6 +14,7 @@ import { InboundHandler } from './pipeline/inbound.js';
 import { SendStep } from './pipeline/send-step.js';
 import { ArchiveStep } from './pipeline/archive-step.js';
 import { openArchive } from './archive/open.js';
+import { CredentialMonitor } from './credentials/monitor.js';
 import type { Channel } from './channels/channel.js';
 import { openChannel } from './channels/registry.js';
 import { SdiCoopChannel } from './channels/soap/sdicoop.js';
@@ -64,6 +65,7 @@ export class Daemon {
   private inbound: InboundHandler | null = null;
   private sending: SendStep | null = null;
   private archiving: ArchiveStep | null = null;
+  private credentials: CredentialMonitor | null = null;
   private channel: Channel | null = null;
   private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
@@ -150,12 +152,25 @@ export class Daemon {
       this.sending = new SendStep(store, c, this.channel, this.log, {
         onResult: (result) => this.metrics.sends.inc({ result }),
         onSent: () => inbound.reconcile(),
+        onBlocked: () => this.metrics.sendBlocked.inc({ channel: this.channel?.name ?? 'none' }),
       });
       await this.inbound.reconcile();
       await this.inbound.deliverPassive();
       this.sending.start();
     }
     await this.archiving?.start();
+
+    // After the channel and the archive: the simulator's certificates and the archive key exist.
+    this.credentials = new CredentialMonitor(c, this.log.child({ component: 'credentials' }), (all) => {
+      this.metrics.credentialDaysLeft.reset();
+      this.metrics.credentialExpired.reset();
+      for (const { credential: cr, status: st } of all) {
+        if ('daysLeft' in st && Number.isFinite(st.daysLeft))
+          this.metrics.credentialDaysLeft.set({ id: cr.id, kind: cr.kind }, st.daysLeft);
+        this.metrics.credentialExpired.set({ id: cr.id, kind: cr.kind }, st.state === 'expired' ? 1 : 0);
+      }
+    });
+    this.credentials.start();
 
     this.validation = new ValidationStep(this.store, c, this.log, {
       onResult: (result) => {
@@ -224,6 +239,14 @@ export class Daemon {
       const h = this.channel.health();
       checks[`channel:${this.channel.name}`] = { ok: h.ok, detail: h.detail };
     }
+    const expired = (this.credentials?.latest ?? []).filter((x) => x.status.state === 'expired');
+    if (this.credentials)
+      checks.credentials = expired.length
+        ? {
+            ok: false,
+            detail: `expired: ${expired.map((x) => x.credential.label).join(', ')} ("fatturad credentials")`,
+          }
+        : { ok: true };
     if (this.archiving) {
       const f = this.archiving.findings;
       checks.archive = f.length
@@ -277,6 +300,8 @@ export class Daemon {
     this.inbound?.reconfigure(this.config);
     this.sending?.reconfigure(this.config);
     this.archiving?.reconfigure(this.config);
+    this.credentials?.reconfigure(this.config);
+    void this.credentials?.check();
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -301,6 +326,7 @@ export class Daemon {
       await this.validation?.stop();
       await this.sending?.stop();
       await this.archiving?.stop();
+      this.credentials?.stop();
       await this.channel?.stop();
       await this.simulator?.close();
       await this.ops?.close();

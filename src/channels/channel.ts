@@ -98,5 +98,10 @@ export interface Channel {
   start(sink: InboundSink): Promise<void>;
   send(file: OutgoingFile): Promise<SendResult>;
   health(): ChannelHealth;
+  /**
+   * Why the channel must not be used now (e.g. its client certificate expired), or null. Documents
+   * then wait instead of failing at SdI with an unclear error.
+   */
+  blocked?(now: Date): string | null;
   stop(): Promise<void>;
 }

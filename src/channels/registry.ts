@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -159,7 +160,10 @@ export async function openChannel(config: Config, log: Logger, store: Store): Pr
       cert: fs.readFileSync(pki.trasmittente.cert),
       key: fs.readFileSync(pki.trasmittente.key),
     };
+    const own = new crypto.X509Certificate(identity.cert);
     const channel = new SdiCoopChannel({
+      clientNotAfter: new Date(own.validTo),
+      clientSubject: own.subject.replace(/\n/g, ', '),
       endpoint: sim.riceviFileUrl,
       client: { ...identity, ca, timeoutMs: c.timeoutMs },
       server: { ...identity, ca },
@@ -200,6 +204,8 @@ export async function openChannel(config: Config, log: Logger, store: Store): Pr
   );
   return {
     channel: new SdiCoopChannel({
+      clientNotAfter: client.notAfter,
+      clientSubject: client.subject,
       endpoint: c.endpoint,
       client: { ...client.options, ca, timeoutMs: c.timeoutMs },
       server: { ...server.options, ca },

@@ -111,9 +111,14 @@ function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
 
 /** The values of every key ending in `Env` (the names of the variables holding secrets). */
 function secretEnvNames(tree: unknown): string[] {
+  if (Array.isArray(tree)) return tree.flatMap(secretEnvNames);
   if (!isTree(tree)) return [];
   return Object.entries(tree).flatMap(([k, v]) =>
-    isTree(v) ? secretEnvNames(v) : k.endsWith('Env') && typeof v === 'string' && v ? [v] : [],
+    isTree(v) || Array.isArray(v)
+      ? secretEnvNames(v)
+      : k.endsWith('Env') && typeof v === 'string' && v
+        ? [v]
+        : [],
   );
 }
 

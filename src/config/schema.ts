@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { SCENARIOS } from '../sim/scenarios.js';
+import { CREDENTIAL_KINDS } from '../credentials/model.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1);
@@ -218,6 +219,35 @@ export const configSchema = z.strictObject({
       passphraseEnv: z.string(),
     }),
   }),
+  credentials: z.strictObject({
+    /** How often every credential is looked at again (and at start). */
+    checkEveryMs: positiveMs,
+    /** Days before expiry at which to warn. */
+    thresholds: z.array(z.number().int().min(0)).min(1),
+    /** The intermediary's Entratel security environment (empty dir and generatedAt: not watched). */
+    entratel: z.strictObject({
+      /** The folder (or USB medium) holding the environment's keystores: read by content. */
+      dir: z.string(),
+      /** When it was generated or last renewed, Europe/Rome: 'YYYY-MM-DD HH:mm'. */
+      generatedAt: z.string(),
+    }),
+    /** The PEC mailbox password: when it was last changed and its maximum age at the provider. */
+    pec: z.strictObject({
+      rotatedAt: z.string(),
+      /** 0: the provider does not expire it. */
+      maxAgeDays: z.number().int().min(0),
+    }),
+    /** Other files to watch: SDIFTP keystores, SdI's encryption certificate, a qualified signature certificate... */
+    files: z.array(
+      z.strictObject({
+        kind: z.enum(CREDENTIAL_KINDS),
+        path: z.string().min(1),
+        label: z.string().optional(),
+        /** The variable holding the password of a PKCS#12 file. */
+        passwordEnv: z.string().optional(),
+      }),
+    ),
+  }),
   simulator: z.strictObject({
     /** What the built-in SdI simulator does with each file (see docs/channels.md). */
     scenario: z.enum(SCENARIOS),
@@ -294,6 +324,14 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
       },
     },
     passive: { importDir: abs(raw.passive.importDir) },
+    credentials: {
+      ...raw.credentials,
+      entratel: {
+        ...raw.credentials.entratel,
+        dir: raw.credentials.entratel.dir && abs(raw.credentials.entratel.dir),
+      },
+      files: raw.credentials.files.map((f) => ({ ...f, path: abs(f.path) })),
+    },
     archive: {
       ...raw.archive,
       dir: abs(raw.archive.dir || path.join(raw.dataDir, 'archive')),

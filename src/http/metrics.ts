@@ -18,6 +18,9 @@ export class Metrics {
   readonly archiveVerifiedBlobs: Counter;
   readonly archiveVerifiedBytes: Counter;
   readonly archiveFindings: Counter<'code'>;
+  readonly credentialDaysLeft: Gauge<'id' | 'kind'>;
+  readonly credentialExpired: Gauge<'id' | 'kind'>;
+  readonly sendBlocked: Counter<'channel'>;
 
   constructor(store: () => Store | null, queue: () => { queued: number; pending: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'fatturad_' });
@@ -91,6 +94,24 @@ export class Metrics {
       name: 'fatturad_archive_findings_total',
       help: 'Integrity findings of the rolling verification, by code (missing, changed, truncated...).',
       labelNames: ['code'],
+      registers: [this.registry],
+    });
+    this.credentialDaysLeft = new Gauge({
+      name: 'fatturad_credential_days_left',
+      help: 'Days until each credential expires (negative: expired); credentials without expiry are not listed.',
+      labelNames: ['id', 'kind'],
+      registers: [this.registry],
+    });
+    this.credentialExpired = new Gauge({
+      name: 'fatturad_credential_expired',
+      help: '1 for each credential that has expired.',
+      labelNames: ['id', 'kind'],
+      registers: [this.registry],
+    });
+    this.sendBlocked = new Counter({
+      name: 'fatturad_send_blocked_total',
+      help: 'Sending passes skipped because the channel cannot be used (e.g. an expired client certificate).',
+      labelNames: ['channel'],
       registers: [this.registry],
     });
     this.configReloads = new Counter({

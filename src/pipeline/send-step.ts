@@ -17,6 +17,8 @@ export interface SendEvents {
   onResult?: (result: 'sent' | 'retry' | 'failed') => void;
   /** After a document was recorded as sent (notifications that came first can now apply). */
   onSent?: (documentId: number) => Promise<void> | void;
+  /** A pass found the channel blocked (e.g. an expired client certificate). */
+  onBlocked?: () => void;
 }
 
 /** What the SdI file name and the flow are made of, read from the invoice itself. */
@@ -116,8 +118,37 @@ export class SendStep {
     this.timer.unref();
   }
 
+  private lastBlocked: { reason: string; at: number } | null = null;
+
   private async pass(): Promise<void> {
     if (!this.config.sending.enabled) return;
+    // A hard stop before damage: a channel that cannot work (an expired client certificate) is
+    // not used; documents wait, and the reason is logged (again every hour while it stands).
+    const blocked = this.channel.blocked?.(new Date()) ?? null;
+    if (blocked) {
+      const waiting =
+        this.store.listDocuments('validated').length + this.store.dueSends(new Date(8.64e15), 100_000).length;
+      if (
+        !this.lastBlocked ||
+        this.lastBlocked.reason !== blocked ||
+        Date.now() - this.lastBlocked.at > 3_600_000
+      ) {
+        this.lastBlocked = { reason: blocked, at: Date.now() };
+        this.log.error(
+          { event: 'send.blocked', channel: this.channel.name, reason: blocked, waiting },
+          `not sending (${waiting} document(s) waiting): ${blocked}`,
+        );
+      }
+      this.events.onBlocked?.();
+      return;
+    }
+    if (this.lastBlocked) {
+      this.log.info(
+        { event: 'send.unblocked', channel: this.channel.name },
+        `the ${this.channel.name} channel can be used again`,
+      );
+      this.lastBlocked = null;
+    }
     for (const doc of this.store.listDocuments('validated')) {
       if (this.stopped) return;
       await this.begin(doc);

@@ -38,6 +38,9 @@ export interface SdiCoopOptions {
   listen: { host: string; port: number };
   mtom: boolean;
   log: Logger;
+  /** The client certificate's notAfter: past it, the channel is not used. */
+  clientNotAfter?: Date;
+  clientSubject?: string;
 }
 
 const XML = 'text/xml; charset=utf-8';
@@ -241,8 +244,16 @@ export class SdiCoopChannel implements Channel {
     return r;
   }
 
+  blocked(now: Date): string | null {
+    const until = this.opts.clientNotAfter;
+    if (!until || until.getTime() > now.getTime()) return null;
+    return `the SDICoop client certificate${this.opts.clientSubject ? ` ${this.opts.clientSubject}` : ''} expired on ${until.toISOString()}: SdI would refuse every call. Install the renewed certificate and restart ("fatturad credentials" shows the steps)`;
+  }
+
   health(): ChannelHealth {
     if (!this.server) return { ok: false, detail: 'not started' };
+    const blocked = this.blocked(new Date());
+    if (blocked) return { ok: false, detail: blocked };
     if (this.lastSend && !this.lastSend.ok)
       return { ok: false, detail: `${this.lastSend.at}: ${this.lastSend.detail}` };
     return { ok: true, detail: this.lastSend ? `${this.lastSend.at}: ${this.lastSend.detail}` : 'listening' };
