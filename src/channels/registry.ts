@@ -84,7 +84,7 @@ async function openPec(config: Config, store: Store, log: Logger): Promise<Opene
   };
   const state = {
     get: (key: string) => store.getChannelState(key),
-    set: (key: string, value: string) => store.setChannelState(key, value),
+    set: (key: string, value: string, opts?: { lazy?: boolean }) => store.setChannelState(key, value, opts),
   };
   const common = {
     address: c.address,

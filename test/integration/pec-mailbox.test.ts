@@ -326,6 +326,53 @@ describe.skipIf(!dovecotAvailable())('PEC mailbox reader (IMAP, real Dovecot)', 
     expect(r.health().ok).toBe(false);
   });
 
+  it('many messages, downloaded a window ahead: each once, in UID order, one in hand; one removed meanwhile is skipped', async () => {
+    const d = await server();
+    const c = await imap(d);
+    const uids: number[] = [];
+    // Over two prefetch windows, with a message too large for the limit among them.
+    for (let i = 1; i <= 40; i++)
+      uids.push(
+        await append(
+          c,
+          i === 12 ? `big${i}` : `p${i}`,
+          'INBOX',
+          [],
+          i === 12 ? 'x'.repeat(8_000) : undefined,
+        ),
+      );
+    const last = uids[39] ?? 0;
+    const rec = new Recorder();
+    // While p5 is handled, another session removes the last message, not downloaded yet.
+    rec.hook = async (id) => {
+      if (id !== 'p5') return;
+      const lock = await c.getMailboxLock('INBOX');
+      try {
+        await c.messageDelete(String(last), { uid: true });
+      } finally {
+        lock.release();
+      }
+      await c.mailboxClose().catch(() => undefined);
+    };
+    const state = new MemoryState();
+    const cap = capture();
+    const r = reader(options(d, state, cap.log, { maxMessageBytes: 4_000 }), rec.handler);
+    r.start();
+    await waitFor('every message', () => state.get(MARK_KEY(d.user)) === String(last), 15_000);
+
+    const expected = Array.from({ length: 39 }, (_, i) => `p${i + 1}`).filter((id) => id !== 'p12');
+    expect(rec.ids()).toEqual(expected);
+    expect(rec.calls.map((x) => x.uid)).toEqual(uids.slice(0, 39).filter((_, i) => i !== 11));
+    expect(rec.maxInFlight).toBe(1);
+    expect(cap.events('pec.message_vanished')).toMatchObject([{ uid: last }]);
+    expect(cap.events('pec.message_too_large')).toMatchObject([{ uid: uids[11] }]);
+    const flags = await flagsOf(c);
+    expect(flags.has('p40')).toBe(false);
+    expect(flags.get('big12')).toEqual([]);
+    for (const id of expected) expect(flags.get(id)).toEqual(PROCESSED_SEEN);
+    expect(r.stats).toMatchObject({ processed: 38, tooLarge: 1, failed: 0 });
+  });
+
   it('stop() finishes the message in hand (flag and mark) before logging out', async () => {
     const d = await server();
     const c = await imap(d);

@@ -5,7 +5,8 @@
  * What it keeps is a high-water mark per account and mailbox in the durable channel state: the
  * mailbox's UIDVALIDITY and the highest UID it has finished with. A pass asks the server for the
  * UIDs above the mark and walks them in ascending order, one message at a time (metadata in
- * batches, each source downloaded on its own, so memory stays bounded by one message):
+ * batches; sources downloaded a small window ahead of the handler, several by one command, within
+ * PREFETCH_BYTES, so memory stays bounded by that or one message; see Downloads):
  *
  *  - a message already carrying our keyword was processed before (the mark was not committed, or
  *    the mailbox was recreated): skipped without download, and moved if moving is configured;
@@ -15,8 +16,12 @@
  *    'ignored' is left exactly as it was. Only then is the mark committed.
  *
  * The mark never moves past a message whose handler has not resolved, so a crash at any point
- * re-handles at most the message in hand (the pipeline deduplicates by content hash). Read/unread
- * state is never used for bookkeeping: a message a person opened in a mail client is still read.
+ * re-handles at most the message in hand (the pipeline deduplicates by content hash). The mark and
+ * the attempt record are written lazily (ChannelState): committed at once, so a crash of the
+ * process keeps them, but synced to disk by the pipeline's next durable commit, so a power failure
+ * may take back the last few marks: those messages are read again, and already carry our keyword
+ * when they were processed. Read/unread state is never used for bookkeeping: a message a person
+ * opened in a mail client is still read.
  * Nothing is ever deleted; the only EXPUNGE is the one a MOVE implies, and without MOVE the reader
  * only moves when the server can expunge by UID (UIDPLUS), otherwise it flags in place.
  *
@@ -103,6 +108,13 @@ export interface MailboxStats {
 const DEFAULT_MAX_ATTEMPTS = 5;
 /** UIDs whose flags and size are fetched in one command. */
 const META_BATCH = 200;
+/**
+ * Sources downloaded by one UID FETCH: up to this many messages, within half of PREFETCH_BYTES
+ * (a larger message, or one of unknown size, is a window of its own).
+ */
+const PREFETCH_MESSAGES = 16;
+/** Downloaded sources not yet handed over: the next window is fetched ahead only within this. */
+const PREFETCH_BYTES = 4 * 1024 * 1024;
 /** Pause after a pass before IDLE starts again; IDLE start reports what arrived meanwhile. */
 const AUTO_IDLE_DELAY_MS = 200;
 /** IDLE is broken and restarted this often even without a pass (servers drop IDLE at 30 min). */
@@ -612,43 +624,69 @@ export class MailboxReader {
         const prev = byUid.get(r.uid);
         byUid.set(r.uid, { size: r.size ?? prev?.size, flags: r.flags ?? prev?.flags });
       }
-      for (const uid of batch) {
-        if (this.stopping) return;
-        if (!client.mailbox || String(client.mailbox.uidValidity) !== uidValidity)
-          throw new Error('UIDVALIDITY changed during the pass');
-        const outcome = await this.handleOne(client, uid, uidValidity, byUid.get(uid), suspect !== null);
-        if (outcome === 'failed' || (outcome === 'suspect' && suspect !== null)) {
-          if (suspect !== null)
-            this.log.error(
-              { event: 'pec.pipeline_failing', mailbox: this.opts.mailbox, uid: suspect, next: uid },
-              'The next message cannot be stored either: the pipeline is failing, not the message; nothing is skipped',
-            );
-          this.retryAt = Date.now() + backoffDelay(this.failing?.attempts ?? 1, this.opts.reconnect);
-          return;
-        }
-        if (outcome === 'suspect') {
-          suspect = uid;
-          this.log.warn(
-            { event: 'pec.message_suspect', mailbox: this.opts.mailbox, uid },
-            'A message keeps failing: trying the next one to tell a bad message from a failing pipeline',
+      // The sources of this batch are downloaded a window ahead of the handler (see Downloads).
+      const downloads = new Downloads(
+        client,
+        batch.filter((uid) => this.wanted(byUid.get(uid))),
+        (uid) => byUid.get(uid)?.size,
+      );
+      try {
+        for (const uid of batch) {
+          if (this.stopping) return;
+          if (!client.mailbox || String(client.mailbox.uidValidity) !== uidValidity)
+            throw new Error('UIDVALIDITY changed during the pass');
+          const outcome = await this.handleOne(
+            client,
+            uid,
+            uidValidity,
+            byUid.get(uid),
+            suspect !== null,
+            downloads,
           );
-          continue;
+          if (outcome === 'failed' || (outcome === 'suspect' && suspect !== null)) {
+            if (suspect !== null)
+              this.log.error(
+                { event: 'pec.pipeline_failing', mailbox: this.opts.mailbox, uid: suspect, next: uid },
+                'The next message cannot be stored either: the pipeline is failing, not the message; nothing is skipped',
+              );
+            this.retryAt = Date.now() + backoffDelay(this.failing?.attempts ?? 1, this.opts.reconnect);
+            return;
+          }
+          if (outcome === 'suspect') {
+            suspect = uid;
+            this.log.warn(
+              { event: 'pec.message_suspect', mailbox: this.opts.mailbox, uid },
+              'A message keeps failing: trying the next one to tell a bad message from a failing pipeline',
+            );
+            continue;
+          }
+          if (suspect !== null) {
+            // A message that needed no handler says nothing about the pipeline: it is committed
+            // with the next one that does.
+            if (outcome === 'advance') continue;
+            this.skip(suspect, this.failing?.uid === suspect ? this.failing.error : 'repeated failures');
+            suspect = null;
+          }
+          // Lazy: the mark only points past messages the pipeline has stored durably (ChannelState).
+          this.writeState('uid', String(uid), true);
+          this.mark = { uidValidity, uid };
+          if (this.failing && this.failing.uid <= uid) this.failing = null;
         }
-        if (suspect !== null) {
-          // A message that needed no handler says nothing about the pipeline: it is committed
-          // with the next one that does.
-          if (outcome === 'advance') continue;
-          this.skip(suspect, this.failing?.uid === suspect ? this.failing.error : 'repeated failures');
-          suspect = null;
-        }
-        this.writeState('uid', String(uid));
-        this.mark = { uidValidity, uid };
-        if (this.failing && this.failing.uid <= uid) this.failing = null;
+      } finally {
+        // No command of this pass is left running behind it (a prefetch in flight).
+        await downloads.settle();
       }
     }
     // Nothing after the suspect could be tried: it is retried (and probed) at a later pass.
     if (suspect !== null)
       this.retryAt = Date.now() + backoffDelay(this.failing?.attempts ?? 1, this.opts.reconnect);
+  }
+
+  /** Whether a message will be downloaded: still there, not ours already, not too large. */
+  private wanted(row: Meta | undefined): boolean {
+    if (!row) return false;
+    if (row.flags && hasKeyword(row.flags, this.opts.flag)) return false;
+    return row.size === undefined || row.size <= this.opts.maxMessageBytes;
   }
 
   /**
@@ -673,6 +711,7 @@ export class MailboxReader {
     uidValidity: string,
     row: Meta | undefined,
     probing: boolean,
+    downloads: Downloads,
   ): Promise<'advance' | 'handled' | 'failed' | 'suspect'> {
     const mailbox = this.opts.mailbox;
     if (!row) {
@@ -709,11 +748,16 @@ export class MailboxReader {
         this.skip(uid, `handling did not finish ${unfinished} times (the process or the connection ended)`);
         return 'advance';
       }
-      this.writeState('attempt', formatAttempts(uidValidity, uid, record.attempts + 1, record.rejections));
+      // Lazy: a crash of the process keeps it; a power failure is no crash caused by the message.
+      this.writeState(
+        'attempt',
+        formatAttempts(uidValidity, uid, record.attempts + 1, record.rejections),
+        true,
+      );
     }
 
-    const msg = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
-    if (!msg || !msg.source) {
+    const source = await downloads.take(uid);
+    if (!source) {
       if (!client.usable) throw new ConnectionLost('connection closed during FETCH');
       this.log.info(
         { event: 'pec.message_vanished', mailbox, uid },
@@ -723,12 +767,7 @@ export class MailboxReader {
     }
     let verdict: MessageVerdict;
     try {
-      verdict = await this.handler(msg.source, {
-        uid,
-        uidValidity,
-        mailbox,
-        size: size ?? msg.source.length,
-      });
+      verdict = await this.handler(source, { uid, uidValidity, mailbox, size: size ?? source.length });
       if (verdict !== 'processed' && verdict !== 'ignored')
         throw new Error(`handler returned ${String(verdict)}`);
     } catch (err) {
@@ -736,7 +775,7 @@ export class MailboxReader {
       const error = errorText(err);
       const rejections = record ? record.rejections + 1 : 1;
       if (record)
-        this.writeState('attempt', formatAttempts(uidValidity, uid, record.attempts + 1, rejections));
+        this.writeState('attempt', formatAttempts(uidValidity, uid, record.attempts + 1, rejections), true);
       this.log.error(
         {
           event: 'pec.message_failed',
@@ -813,9 +852,11 @@ export class MailboxReader {
     }
   }
 
-  private writeState(name: string, value: string): void {
+  /** `lazy`: see ChannelState. */
+  private writeState(name: string, value: string, lazy = false): void {
     try {
-      this.opts.state.set(this.key(name), value);
+      if (lazy) this.opts.state.set(this.key(name), value, { lazy: true });
+      else this.opts.state.set(this.key(name), value);
     } catch (err) {
       throw new StateError(errorText(err));
     }
@@ -865,6 +906,100 @@ export class MailboxReader {
     };
     if (!raw || v !== uidValidity || Number(u) !== uid) return { attempts: 0, rejections: 0 };
     return { attempts: count(a), rejections: count(r) };
+  }
+}
+
+/**
+ * The sources of one metadata batch, downloaded ahead of the handler: the messages to download
+ * are cut, in UID order, into windows of up to PREFETCH_MESSAGES messages within half of
+ * PREFETCH_BYTES, each fetched by one UID FETCH (BODY.PEEK[]); while the messages of one window are
+ * handed over, the next window is downloaded, unless the two together exceed PREFETCH_BYTES (a
+ * large message is then downloaded only when it is its turn). A source leaves the buffer when it
+ * is handed over, and windows behind the one in use are dropped, so that downloaded bytes not yet
+ * handed over stay within PREFETCH_BYTES, or one message when that is larger. The handler still
+ * sees one message at a time, in UID order: only the wait for the next download is hidden.
+ */
+class Downloads {
+  private readonly windows: number[][] = [];
+  private readonly windowBytes: number[] = [];
+  private readonly windowOf = new Map<number, number>();
+  private readonly loads = new Map<number, Promise<Map<number, Buffer>>>();
+  /** Downloads still running, waited for by settle(). */
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly client: ImapFlow,
+    uids: readonly number[],
+    size: (uid: number) => number | undefined,
+  ) {
+    let window: number[] = [];
+    let bytes = 0;
+    const close = (): void => {
+      if (window.length === 0) return;
+      this.windows.push(window);
+      this.windowBytes.push(bytes);
+      window = [];
+      bytes = 0;
+    };
+    for (const uid of uids) {
+      const s = size(uid) ?? PREFETCH_BYTES;
+      if (window.length >= PREFETCH_MESSAGES || (window.length > 0 && bytes + s > PREFETCH_BYTES / 2))
+        close();
+      this.windowOf.set(uid, this.windows.length);
+      window.push(uid);
+      bytes += s;
+    }
+    close();
+  }
+
+  /**
+   * The source of `uid`, null when the server no longer has it. Rejects when the download failed
+   * (the caller tells a lost connection by the client's state).
+   */
+  async take(uid: number): Promise<Buffer | null> {
+    const w = this.windowOf.get(uid);
+    if (w === undefined) {
+      const msg = await this.client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+      return msg && msg.source ? msg.source : null;
+    }
+    // Sources of earlier windows not handed over (their messages were skipped) are let go.
+    for (const k of this.loads.keys()) if (k < w) this.loads.delete(k);
+    const sources = await this.load(w);
+    const next = w + 1;
+    if (
+      next < this.windows.length &&
+      (this.windowBytes[w] ?? 0) + (this.windowBytes[next] ?? 0) <= PREFETCH_BYTES
+    )
+      void this.load(next).catch(() => undefined);
+    const source = sources.get(uid) ?? null;
+    sources.delete(uid);
+    return source;
+  }
+
+  /** Waits for any download still running (its result is no longer wanted). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.running].map((p) => p.catch(() => undefined)));
+    this.loads.clear();
+  }
+
+  private load(w: number): Promise<Map<number, Buffer>> {
+    const loaded = this.loads.get(w);
+    if (loaded) return loaded;
+    const p = this.fetchWindow(this.windows[w] ?? []);
+    this.loads.set(w, p);
+    this.running.add(p);
+    const done = (): boolean => this.running.delete(p);
+    void p.then(done, done);
+    return p;
+  }
+
+  private async fetchWindow(uids: readonly number[]): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    if (uids.length === 0) return out;
+    const rows = await this.client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true });
+    // Rows without a source are unsolicited flag changes (see the metadata FETCH).
+    for (const r of rows) if (r.uid && r.source && !out.has(r.uid)) out.set(r.uid, r.source);
+    return out;
   }
 }
 

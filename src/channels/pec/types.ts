@@ -111,8 +111,11 @@ export type PecMessage =
 /**
  * A durable key/value map the mailbox reader keeps its high-water marks in (UIDVALIDITY and the
  * last UID handled, per mailbox). Backed by the SQLite store: `set` is committed when it returns.
+ * `lazy` may skip the sync to disk of that commit: the value survives a crash of the process at
+ * once and a power failure from the store's next durable commit on. Only for values that point at
+ * data already stored durably, whose last value can be lost at a power failure without harm.
  */
 export interface ChannelState {
   get(key: string): string | undefined;
-  set(key: string, value: string): void;
+  set(key: string, value: string, opts?: { lazy?: boolean }): void;
 }
