@@ -11,7 +11,8 @@ import type { Notification } from '../notifications/types.js';
 import { finding, type Finding } from '../rules/finding.js';
 import { sdiCodeTitle } from '../rules/sdi-codes.js';
 import { validateFile } from '../rules/validate.js';
-import type { NotificationRow, Store } from '../store/store.js';
+import type { DocumentRow, NewNotification, NotificationRow, OutboundRow, Store } from '../store/store.js';
+import type { DocumentState } from '../lifecycle/states.js';
 import { atomicWrite, exists, sha256 } from '../util/fsx.js';
 import { rejectDocument } from './reports.js';
 import { backoffMs } from './send-step.js';
@@ -34,6 +35,26 @@ export interface InboundEvents {
 
 const safeName = (n: string): string => n.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'message';
 
+/** What a notification does to the store, decided before anything is written (see InboundHandler.plan). */
+type Plan =
+  | { kind: 'recorded' }
+  | { kind: 'unmatched' }
+  | { kind: 'gone' }
+  | { kind: 'unchanged'; documentId: number; current: DocumentState; reason: string }
+  | {
+      kind: 'move';
+      documentId: number;
+      doc: DocumentRow;
+      out: OutboundRow;
+      next: DocumentState;
+      reason: string;
+      errors?: Finding[];
+    };
+
+/** A rejection with a file to move into rejected/: its report is written before it is recorded. */
+const needsReport = (p: Plan): p is Extract<Plan, { kind: 'move' }> =>
+  p.kind === 'move' && p.next === 'rejected' && p.doc.path !== null;
+
 export class InboundHandler {
   constructor(
     private readonly store: Store,
@@ -54,10 +75,8 @@ export class InboundHandler {
   private async keep(dir: string, name: string, bytes: Buffer): Promise<{ file: string; sha: string }> {
     const sha = sha256(bytes);
     const file = path.join(dir, sha.slice(0, 2), `${sha.slice(0, 16)}-${safeName(name)}`);
-    if (!(await exists(file))) {
-      await fsp.mkdir(path.dirname(file), { recursive: true });
-      await atomicWrite(file, bytes, { fsync: this.config.intake.fsync });
-    }
+    // atomicWrite creates the folder.
+    if (!(await exists(file))) await atomicWrite(file, bytes, { fsync: this.config.intake.fsync });
     return { file, sha };
   }
 
@@ -76,8 +95,11 @@ export class InboundHandler {
 
   private async notification(msg: Extract<InboundMessage, { type: 'notification' }>): Promise<void> {
     const parsed = parseNotification(msg.bytes);
-    const { file, sha } = await this.keep(this.messagesDir, msg.fileName || 'notification.xml', msg.bytes);
-    const envelopePath = await this.keepEnvelope(msg.envelope);
+    // Both files are written (and synced) side by side: independent, each written atomically.
+    const [{ file, sha }, envelopePath] = await Promise.all([
+      this.keep(this.messagesDir, msg.fileName || 'notification.xml', msg.bytes),
+      this.keepEnvelope(msg.envelope),
+    ]);
     if (!parsed.ok) {
       // Kept verbatim all the same: an operator can look at it.
       const { isNew } = this.store.addNotification({
@@ -108,7 +130,7 @@ export class InboundHandler {
     const n = parsed.notification;
     // Best effort: recorded, logged when it fails, never a reason to drop the message.
     const signature = checkNotificationSignature(msg.bytes);
-    const { row, isNew } = this.store.addNotification({
+    const record: NewNotification = {
       sha256: sha,
       kind: n.kind,
       family: n.family,
@@ -119,7 +141,30 @@ export class InboundHandler {
       path: file,
       signature: describeSignature(signature),
       envelopePath,
-    });
+    };
+    // The notification and what it does are committed together, unless a report has to be written
+    // in between (a rejection): then the notification is committed first, as a separate step.
+    let added: { row: NotificationRow; isNew: boolean; plan: Plan | null; done: boolean };
+    try {
+      added = this.store.transaction(() => {
+        const { row, isNew } = this.store.addNotification(record);
+        if (!isNew) return { row, isNew, plan: null, done: false };
+        const plan = this.plan(row, n);
+        if (needsReport(plan)) return { row, isNew, plan, done: false };
+        this.record(row, n, plan);
+        return { row, isNew, plan, done: true };
+      });
+    } catch (err) {
+      // Nothing of it was committed. The notification alone, then its effect, one after the other,
+      // so that a failure to apply it leaves it recorded, as it always was.
+      this.log.debug(
+        { event: 'notification.apply_retried', file: msg.fileName, err: String(err) },
+        'recording the notification and its effect in one transaction failed; recording them apart',
+      );
+      const { row, isNew } = this.store.addNotification(record);
+      added = { row, isNew, plan: null, done: false };
+    }
+    const { row, isNew } = added;
     if (!isNew) {
       this.events.onNotification?.(n.kind, 'duplicate');
       this.log.debug(
@@ -145,7 +190,8 @@ export class InboundHandler {
         },
         `the signature of ${msg.fileName || n.kind} does not verify (${signature.reason}); the message is processed and kept`,
       );
-    await this.apply(row, n);
+    if (added.done && added.plan) this.announce(row, n, added.plan);
+    else await this.apply(row, n, added.plan ?? undefined);
   }
 
   /** Finds the document a notification is about: by IdentificativoSdI, then by the SdI file name. */
@@ -164,35 +210,35 @@ export class InboundHandler {
     return undefined;
   }
 
-  private async apply(row: NotificationRow, n: Notification): Promise<void> {
+  /** Applies a notification already recorded: decided, its report written if any, then recorded. */
+  private async apply(row: NotificationRow, n: Notification, planned?: Plan): Promise<void> {
+    const plan = planned ?? this.plan(row, n);
+    let reportPath: string | undefined;
+    if (needsReport(plan) && plan.doc.path && (await exists(plan.doc.path)))
+      reportPath = await rejectDocument(
+        { ...plan.doc, path: plan.doc.path },
+        this.config,
+        'sdi',
+        plan.errors ?? [],
+        [],
+      );
+    this.record(row, n, plan, reportPath);
+    this.announce(row, n, plan, reportPath);
+  }
+
+  /**
+   * What a recorded notification does, from the store (no side effect but one: an answer that came
+   * before the send was recorded records the send first).
+   */
+  private plan(row: NotificationRow, n: Notification): Plan {
     const kind = n.kind;
-    if (kind === 'MT' || kind === 'EC' || kind === 'SE') {
-      // About received invoices: recorded, no sent invoice changes.
-      this.store.applyNotificationOutcome(row.id, 'recorded');
-      this.log.info(
-        { event: 'notification.received', kind, identificativoSdI: n.identificativoSdI, file: row.fileName },
-        `${kind} for ${n.nomeFile} recorded`,
-      );
-      return;
-    }
+    // About received invoices: recorded, no sent invoice changes.
+    if (kind === 'MT' || kind === 'EC' || kind === 'SE') return { kind: 'recorded' };
     const documentId = this.correlate(n);
-    if (documentId === undefined) {
-      this.events.onNotification?.(kind, 'unmatched');
-      this.log.warn(
-        {
-          event: 'notification.unmatched',
-          kind,
-          identificativoSdI: n.identificativoSdI,
-          nomeFile: n.nomeFile,
-          kept: row.path,
-        },
-        `${kind} for ${n.nomeFile} (IdentificativoSdI ${n.identificativoSdI}) matches no document sent from here; kept`,
-      );
-      return;
-    }
+    if (documentId === undefined) return { kind: 'unmatched' };
     const doc = this.store.getDocument(documentId);
     const out = this.store.getOutbound(documentId);
-    if (!doc || !out) return;
+    if (!doc || !out) return { kind: 'gone' };
     // An NS whose only error is 00002 (file name already received), for a file sent more than
     // once, is about the extra copy: the first one went through and has its own answers.
     const aboutExtraCopy =
@@ -210,53 +256,104 @@ export class InboundHandler {
           reason: 'NS 00002 about a second copy of a file SdI already has: the first copy stands',
         }
       : applyNotification(current, out.flow, kind, n.esito);
-    const details = {
-      notification: row.id,
-      kind,
-      identificativoSdI: n.identificativoSdI,
-      file: row.fileName,
-    };
-    if (!decision.next) {
-      this.store.applyNotificationOutcome(row.id, 'unchanged', documentId);
-      this.events.onNotification?.(kind, 'unchanged');
-      this.log.info(
-        { event: 'notification.no_change', documentId, kind, state: current, reason: decision.reason },
-        `${kind} for document ${documentId}: ${decision.reason}`,
-      );
-      return;
-    }
-    let reportPath: string | undefined;
-    let reason = describe(n);
-    let errors: Finding[] | undefined;
+    if (!decision.next) return { kind: 'unchanged', documentId, current, reason: decision.reason };
     if (decision.next === 'rejected') {
-      errors = nsFindings(n);
-      reason = `SdI rejected the file (NS): ${errors.map((e) => e.code).join(', ') || 'no error list'}`;
-      if (doc.path && (await exists(doc.path))) {
-        reportPath = await rejectDocument({ ...doc, path: doc.path }, this.config, 'sdi', errors, []);
+      const errors = nsFindings(n);
+      return {
+        kind: 'move',
+        documentId,
+        doc,
+        out,
+        next: decision.next,
+        reason: `SdI rejected the file (NS): ${errors.map((e) => e.code).join(', ') || 'no error list'}`,
+        errors,
+      };
+    }
+    return { kind: 'move', documentId, doc, out, next: decision.next, reason: describe(n) };
+  }
+
+  /** The store's side of a plan: one transaction at most. */
+  private record(row: NotificationRow, n: Notification, plan: Plan, reportPath?: string): void {
+    if (plan.kind === 'recorded') this.store.applyNotificationOutcome(row.id, 'recorded');
+    else if (plan.kind === 'unchanged')
+      this.store.applyNotificationOutcome(row.id, 'unchanged', plan.documentId);
+    else if (plan.kind === 'move')
+      this.store.applyNotification(row.id, plan.documentId, plan.next, {
+        state: plan.next,
+        reason: plan.reason,
+        details: {
+          notification: row.id,
+          kind: n.kind,
+          identificativoSdI: n.identificativoSdI,
+          file: row.fileName,
+          ...(plan.errors ? { errors: plan.errors } : {}),
+        },
+        ...(reportPath ? { path: reportPath } : {}),
+      });
+  }
+
+  /** Events and log lines of a plan, once it is committed. */
+  private announce(row: NotificationRow, n: Notification, plan: Plan, reportPath?: string): void {
+    const kind = n.kind;
+    switch (plan.kind) {
+      case 'recorded':
+        this.log.info(
+          {
+            event: 'notification.received',
+            kind,
+            identificativoSdI: n.identificativoSdI,
+            file: row.fileName,
+          },
+          `${kind} for ${n.nomeFile} recorded`,
+        );
+        return;
+      case 'unmatched':
+        this.events.onNotification?.(kind, 'unmatched');
+        this.log.warn(
+          {
+            event: 'notification.unmatched',
+            kind,
+            identificativoSdI: n.identificativoSdI,
+            nomeFile: n.nomeFile,
+            kept: row.path,
+          },
+          `${kind} for ${n.nomeFile} (IdentificativoSdI ${n.identificativoSdI}) matches no document sent from here; kept`,
+        );
+        return;
+      case 'gone':
+        return;
+      case 'unchanged':
+        this.events.onNotification?.(kind, 'unchanged');
+        this.log.info(
+          {
+            event: 'notification.no_change',
+            documentId: plan.documentId,
+            kind,
+            state: plan.current,
+            reason: plan.reason,
+          },
+          `${kind} for document ${plan.documentId}: ${plan.reason}`,
+        );
+        return;
+      case 'move': {
+        this.events.onNotification?.(kind, 'applied');
+        this.events.onStateChange?.();
+        const level = plan.next === 'rejected' || plan.next === 'refused' ? 'warn' : 'info';
+        this.log[level](
+          {
+            event: `invoice.${plan.next}`,
+            documentId: plan.documentId,
+            file: plan.doc.originalName,
+            sdiName: plan.out.sdiName,
+            identificativoSdI: n.identificativoSdI,
+            kind,
+            ...(plan.errors ? { codes: plan.errors.map((e) => e.code) } : {}),
+            ...(reportPath ? { report: reportPath } : {}),
+          },
+          `${plan.doc.originalName}: ${plan.reason}`,
+        );
       }
     }
-    this.store.applyNotification(row.id, documentId, decision.next, {
-      state: decision.next,
-      reason,
-      details: { ...details, ...(errors ? { errors } : {}) },
-      ...(reportPath ? { path: reportPath } : {}),
-    });
-    this.events.onNotification?.(kind, 'applied');
-    this.events.onStateChange?.();
-    const level = decision.next === 'rejected' || decision.next === 'refused' ? 'warn' : 'info';
-    this.log[level](
-      {
-        event: `invoice.${decision.next}`,
-        documentId,
-        file: doc.originalName,
-        sdiName: out.sdiName,
-        identificativoSdI: n.identificativoSdI,
-        kind,
-        ...(errors ? { codes: errors.map((e) => e.code) } : {}),
-        ...(reportPath ? { report: reportPath } : {}),
-      },
-      `${doc.originalName}: ${reason}`,
-    );
   }
 
   /** Re-tries the notifications that matched no document (e.g. after a send was recorded). */
@@ -300,19 +397,9 @@ export class InboundHandler {
       `${msg.transportType}.eml`,
       msg.bytes,
     );
-    const { row, isNew } = this.store.addTransportReceipt({
-      sha256: sha,
-      channel: msg.channel,
-      type: msg.transportType,
-      outcome: msg.outcome,
-      ref: msg.ref,
-      subject: msg.subject,
-      reason: msg.reason,
-      at: msg.at,
-      path: file,
-    });
-    if (!isNew && row.effect !== null) return;
-    const documentId = this.correlateReceipt(msg.ref, msg.subject);
+    // Recorded and applied in one transaction; events and log lines once it is committed.
+    const done = this.store.transaction(() => this.recordReceipt(msg, file, sha));
+    if (!done) return;
     const base = {
       channel: msg.channel,
       type: msg.transportType,
@@ -320,8 +407,7 @@ export class InboundHandler {
       ref: msg.ref,
       ...(msg.reason ? { reason: msg.reason } : {}),
     };
-    if (documentId === undefined) {
-      this.store.linkTransportReceipt(row.id, null, 'unmatched');
+    if (done.kind === 'unmatched') {
       this.events.onReceipt?.(msg.outcome, 'unmatched');
       this.log.warn(
         { event: 'transport.receipt_unmatched', ...base, subject: msg.subject, kept: file },
@@ -329,32 +415,9 @@ export class InboundHandler {
       );
       return;
     }
-    const doc = this.store.getDocument(documentId);
-    const out = this.store.getOutbound(documentId);
-    if (!doc || !out) return;
-    let effect = 'recorded';
-    const latest = msg.ref === null || out.transportRef === null || out.transportRef === msg.ref;
-    if (msg.outcome === 'failed') {
-      if (doc.state !== 'sending' || out.identificativoSdI !== null) effect = 'ignored: SdI already answered';
-      else if (!latest) effect = 'ignored: about an earlier attempt';
-      else {
-        const { initialMs, maxMs, maxAttempts } = this.config.sending.retry;
-        const reason = `${msg.transportType}: ${msg.reason ?? 'no reason given'}`;
-        if (maxAttempts > 0 && out.attempts >= maxAttempts) {
-          this.store.recordFailed(documentId, `gave up after ${out.attempts} attempts: ${reason}`, {
-            receipt: row.id,
-          });
-          effect = 'failed';
-          this.events.onStateChange?.();
-        } else {
-          const delay = backoffMs(out.attempts, initialMs, maxMs);
-          this.store.scheduleRetry(documentId, reason, new Date(Date.now() + delay));
-          effect = `resend in ${Math.round(delay / 1000)} s`;
-          setTimeout(() => this.events.onResend?.(), delay + 10).unref();
-        }
-      }
-    }
-    this.store.linkTransportReceipt(row.id, documentId, effect);
+    const { documentId, out, effect } = done;
+    if (done.failed) this.events.onStateChange?.();
+    if (done.resendInMs !== null) setTimeout(() => this.events.onResend?.(), done.resendInMs + 10).unref();
     this.events.onReceipt?.(msg.outcome, effect.split(':')[0]?.split(' ')[0] ?? effect);
     const fields = { event: `transport.${msg.outcome}`, documentId, sdiName: out.sdiName, ...base, effect };
     const what: Record<typeof msg.outcome, string> = {
@@ -369,13 +432,79 @@ export class InboundHandler {
     else this.log.info(fields, line);
   }
 
+  /** The store's side of a transport receipt (see receipt()): null when there is nothing to tell. */
+  private recordReceipt(
+    msg: Extract<InboundMessage, { type: 'transport-receipt' }>,
+    file: string,
+    sha: string,
+  ):
+    | { kind: 'unmatched' }
+    | {
+        kind: 'linked';
+        documentId: number;
+        out: OutboundRow;
+        effect: string;
+        failed: boolean;
+        resendInMs: number | null;
+      }
+    | null {
+    const { row, isNew } = this.store.addTransportReceipt({
+      sha256: sha,
+      channel: msg.channel,
+      type: msg.transportType,
+      outcome: msg.outcome,
+      ref: msg.ref,
+      subject: msg.subject,
+      reason: msg.reason,
+      at: msg.at,
+      path: file,
+    });
+    if (!isNew && row.effect !== null) return null;
+    const documentId = this.correlateReceipt(msg.ref, msg.subject);
+    if (documentId === undefined) {
+      this.store.linkTransportReceipt(row.id, null, 'unmatched');
+      return { kind: 'unmatched' };
+    }
+    const doc = this.store.getDocument(documentId);
+    const out = this.store.getOutbound(documentId);
+    if (!doc || !out) return null;
+    let effect = 'recorded';
+    let failed = false;
+    let resendInMs: number | null = null;
+    const latest = msg.ref === null || out.transportRef === null || out.transportRef === msg.ref;
+    if (msg.outcome === 'failed') {
+      if (doc.state !== 'sending' || out.identificativoSdI !== null) effect = 'ignored: SdI already answered';
+      else if (!latest) effect = 'ignored: about an earlier attempt';
+      else {
+        const { initialMs, maxMs, maxAttempts } = this.config.sending.retry;
+        const reason = `${msg.transportType}: ${msg.reason ?? 'no reason given'}`;
+        if (maxAttempts > 0 && out.attempts >= maxAttempts) {
+          this.store.recordFailed(documentId, `gave up after ${out.attempts} attempts: ${reason}`, {
+            receipt: row.id,
+          });
+          effect = 'failed';
+          failed = true;
+        } else {
+          const delay = backoffMs(out.attempts, initialMs, maxMs);
+          this.store.scheduleRetry(documentId, reason, new Date(Date.now() + delay));
+          effect = `resend in ${Math.round(delay / 1000)} s`;
+          resendInMs = delay;
+        }
+      }
+    }
+    this.store.linkTransportReceipt(row.id, documentId, effect);
+    return { kind: 'linked', documentId, out, effect, failed, resendInMs };
+  }
+
   // ---- received invoices ----------------------------------------------------------------------
 
   private async passive(msg: Extract<InboundMessage, { type: 'invoice' }>): Promise<void> {
     const dir = path.join(this.config.dataDir, 'received');
-    const inv = await this.keep(dir, msg.fileName, msg.bytes);
-    const mt = msg.metadata.length > 0 ? await this.keep(dir, msg.metadataName, msg.metadata) : null;
-    const envelopePath = await this.keepEnvelope(msg.envelope);
+    const [inv, mt, envelopePath] = await Promise.all([
+      this.keep(dir, msg.fileName, msg.bytes),
+      msg.metadata.length > 0 ? this.keep(dir, msg.metadataName, msg.metadata) : null,
+      this.keepEnvelope(msg.envelope),
+    ]);
     // Lenient: a received invoice is never refused here; problems are warnings for the accountant.
     let warnings: Finding[] = [];
     let valid = true;

@@ -337,6 +337,7 @@ export interface StoreOptions {
 export class Store {
   readonly db: Database.Database;
   private readonly now: () => Date;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     readonly file: string,
@@ -382,6 +383,24 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Runs `fn` in one transaction (a savepoint inside another): its writes commit together. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /**
+   * A statement prepared once and kept, for the ones every inbound message runs (compiling a
+   * statement costs more than running it).
+   */
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
   }
 
   integrityCheck(): string {
@@ -506,11 +525,9 @@ export class Store {
     reason: string | null,
     details: unknown,
   ): void {
-    this.db
-      .prepare(
-        `INSERT INTO transitions (document_id, from_state, to_state, at, reason, details) VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(documentId, from, to, at, reason, details === undefined ? null : JSON.stringify(details));
+    this.sql(
+      `INSERT INTO transitions (document_id, from_state, to_state, at, reason, details) VALUES (?, ?, ?, ?, ?, ?)`,
+    ).run(documentId, from, to, at, reason, details === undefined ? null : JSON.stringify(details));
   }
 
   // ---- documents -----------------------------------------------------------------------------
@@ -528,11 +545,9 @@ export class Store {
       if (!doc) throw new StoreError(`no document ${documentId}`);
       assertTransition(doc.state, to);
       const at = this.stamp();
-      this.db
-        .prepare(
-          `UPDATE documents SET state = ?, state_changed_at = ?, path = coalesce(?, path) WHERE id = ?`,
-        )
-        .run(to, at, changes.path ?? null, documentId);
+      this.sql(
+        `UPDATE documents SET state = ?, state_changed_at = ?, path = coalesce(?, path) WHERE id = ?`,
+      ).run(to, at, changes.path ?? null, documentId);
       this.insertTransition(documentId, doc.state, to, at, reason, details);
       return { ...doc, state: to, stateChangedAt: at, path: changes.path ?? doc.path };
     })();
@@ -581,7 +596,7 @@ export class Store {
   }
 
   getDocument(id: number): DocumentRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM documents WHERE id = ?`).get(id) as DocumentDb | undefined;
+    const r = this.sql(`SELECT * FROM documents WHERE id = ?`).get(id) as DocumentDb | undefined;
     return r && docFromDb(r);
   }
 
@@ -729,21 +744,20 @@ export class Store {
   }
 
   getOutbound(documentId: number): OutboundRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM outbound WHERE document_id = ?`).get(documentId) as
+    const r = this.sql(`SELECT * FROM outbound WHERE document_id = ?`).get(documentId) as
       OutboundDb | undefined;
     return r && outboundFromDb(r);
   }
 
   findOutboundBySdiName(name: string): OutboundRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM outbound WHERE lower(sdi_name) = lower(?)`).get(name) as
+    const r = this.sql(`SELECT * FROM outbound WHERE lower(sdi_name) = lower(?)`).get(name) as
       OutboundDb | undefined;
     return r && outboundFromDb(r);
   }
 
   findOutboundByIdSdI(identificativoSdI: string): OutboundRow | undefined {
-    const r = this.db
-      .prepare(`SELECT * FROM outbound WHERE identificativo_sdi = ?`)
-      .get(identificativoSdI) as OutboundDb | undefined;
+    const r = this.sql(`SELECT * FROM outbound WHERE identificativo_sdi = ?`).get(identificativoSdI) as
+      OutboundDb | undefined;
     return r && outboundFromDb(r);
   }
 
@@ -832,18 +846,14 @@ export class Store {
 
   /** Stores a message once (by sha256); `isNew` is false when it was already there. */
   addNotification(n: NewNotification): { row: NotificationRow; isNew: boolean } {
-    const info = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO notifications
+    const info = this.sql(
+      `INSERT OR IGNORE INTO notifications
            (sha256, kind, family, identificativo_sdi, nome_file, file_name, channel, received_at, path, signature,
             envelope_path)
          VALUES (@sha256, @kind, @family, @identificativoSdI, @nomeFile, @fileName, @channel, @at, @path, @signature,
             @envelopePath)`,
-      )
-      .run({ ...n, envelopePath: n.envelopePath ?? null, at: this.stamp() });
-    const row = this.db
-      .prepare(`SELECT * FROM notifications WHERE sha256 = ?`)
-      .get(n.sha256) as NotificationDb;
+    ).run({ ...n, envelopePath: n.envelopePath ?? null, at: this.stamp() });
+    const row = this.sql(`SELECT * FROM notifications WHERE sha256 = ?`).get(n.sha256) as NotificationDb;
     return { row: notificationFromDb(row), isNew: info.changes > 0 };
   }
 
@@ -858,18 +868,22 @@ export class Store {
     to?: { state: DocumentState; reason: string; details?: unknown; path?: string },
   ): void {
     this.db.transaction(() => {
-      this.db
-        .prepare(`UPDATE notifications SET document_id = ?, outcome = ? WHERE id = ?`)
-        .run(documentId, outcome, notificationId);
+      this.sql(`UPDATE notifications SET document_id = ?, outcome = ? WHERE id = ?`).run(
+        documentId,
+        outcome,
+        notificationId,
+      );
       if (to) this.transition(documentId, to.state, to.reason, to.details, to.path ? { path: to.path } : {});
     })();
   }
 
   /** Records what a notification did without moving any document (kept, unchanged, recorded). */
   applyNotificationOutcome(notificationId: number, outcome: string, documentId?: number): void {
-    this.db
-      .prepare(`UPDATE notifications SET outcome = ?, document_id = coalesce(?, document_id) WHERE id = ?`)
-      .run(outcome, documentId ?? null, notificationId);
+    this.sql(`UPDATE notifications SET outcome = ?, document_id = coalesce(?, document_id) WHERE id = ?`).run(
+      outcome,
+      documentId ?? null,
+      notificationId,
+    );
   }
 
   /** Notifications not yet linked to a document (arrived before the send was recorded, or unknown). */
@@ -985,30 +999,29 @@ export class Store {
   }
 
   findOutboundByTransportRef(ref: string): OutboundRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM outbound WHERE transport_ref = ?`).get(ref) as
-      OutboundDb | undefined;
+    const r = this.sql(`SELECT * FROM outbound WHERE transport_ref = ?`).get(ref) as OutboundDb | undefined;
     return r && outboundFromDb(r);
   }
 
   /** Stores a transport receipt once (by sha256); `isNew` is false when it was already there. */
   addTransportReceipt(r: NewTransportReceipt): { row: TransportReceiptRow; isNew: boolean } {
-    const info = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO transport_receipts (sha256, channel, type, outcome, ref, subject, reason, at, received_at, path)
+    const info = this.sql(
+      `INSERT OR IGNORE INTO transport_receipts (sha256, channel, type, outcome, ref, subject, reason, at, received_at, path)
          VALUES (@sha256, @channel, @type, @outcome, @ref, @subject, @reason, @at, @receivedAt, @path)`,
-      )
-      .run({ ...r, receivedAt: this.stamp() });
-    const row = this.db
-      .prepare(`SELECT * FROM transport_receipts WHERE sha256 = ?`)
-      .get(r.sha256) as TransportReceiptDb;
+    ).run({ ...r, receivedAt: this.stamp() });
+    const row = this.sql(`SELECT * FROM transport_receipts WHERE sha256 = ?`).get(
+      r.sha256,
+    ) as TransportReceiptDb;
     return { row: receiptFromDb(row), isNew: info.changes > 0 };
   }
 
   /** Links a receipt to its document and records what it did there. */
   linkTransportReceipt(id: number, documentId: number | null, effect: string): void {
-    this.db
-      .prepare(`UPDATE transport_receipts SET document_id = ?, effect = ? WHERE id = ?`)
-      .run(documentId, effect, id);
+    this.sql(`UPDATE transport_receipts SET document_id = ?, effect = ? WHERE id = ?`).run(
+      documentId,
+      effect,
+      id,
+    );
   }
 
   transportReceiptsOf(documentId: number): TransportReceiptRow[] {
@@ -1024,17 +1037,32 @@ export class Store {
   /** A channel's durable key/value state (mailbox high-water marks, learnt addresses). */
   getChannelState(key: string): string | undefined {
     return (
-      this.db.prepare(`SELECT value FROM channel_state WHERE key = ?`).get(key) as
-        { value: string } | undefined
+      this.sql(`SELECT value FROM channel_state WHERE key = ?`).get(key) as { value: string } | undefined
     )?.value;
   }
 
-  setChannelState(key: string, value: string): void {
-    this.db
-      .prepare(
-        `INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
-           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      )
-      .run(key, value, this.stamp());
+  /**
+   * Sets a key of a channel's durable state, committed when it returns. `lazy`: the commit is not
+   * synced to disk on its own (synchronous=NORMAL for this one transaction): it survives a crash of
+   * the process at once, and a power failure from the next durable commit of the store on (WAL
+   * commits reach the disk in order). For state that only points at data already committed
+   * durably, such as a mailbox's high-water mark: losing its last value costs a re-read, not data.
+   */
+  setChannelState(key: string, value: string, opts: { lazy?: boolean } = {}): void {
+    const write = this.sql(
+      `INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    );
+    // Inside a caller's transaction the write is committed, and synced, with it.
+    if (!opts.lazy || this.db.inTransaction) {
+      write.run(key, value, this.stamp());
+      return;
+    }
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      write.run(key, value, this.stamp());
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 }

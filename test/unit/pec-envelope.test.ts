@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +18,7 @@ import {
   parseDaticert,
   parsePecMessage,
 } from '../../src/channels/pec/envelope.js';
+import { signCms, verifyCms, verifyCmsNative, verifyCmsPkijs } from '../../src/channels/pec/smime.js';
 import { DEFAULT_PEC_LIMITS, type PecMessage, type PecReceiptType } from '../../src/channels/pec/types.js';
 import {
   handMixedEntity,
@@ -469,6 +472,107 @@ describe('interoperability with openssl', () => {
     const swapped = Buffer.from(a.toString('latin1').replace(p7s(a), p7s(b)), 'latin1');
     const m = expectKind(await parsePecMessage(swapped), 'sdi');
     expect(m.signature.status).toBe('invalid');
+  });
+});
+
+describe('the native signature check agrees with pkijs', () => {
+  const content = Buffer.concat([
+    Buffer.from('Content-Type: text/plain\r\n\r\n'),
+    pseudoRandomBytes(5000, 3),
+  ]);
+
+  /** A CMS made by `openssl cms -sign` (DER, or BER with indefinite lengths when streamed). */
+  function opensslCms(signer: Issued, flags: string[]): Buffer {
+    const input = path.join(tmp.dir, `cms-in-${process.hrtime.bigint()}.bin`);
+    fs.writeFileSync(input, content);
+    return execFileSync(
+      'openssl',
+      [
+        'cms',
+        '-sign',
+        '-binary',
+        '-md',
+        'sha256',
+        '-in',
+        input,
+        '-signer',
+        signer.cert,
+        '-inkey',
+        signer.key,
+      ].concat(['-outform', 'DER'], flags),
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  }
+
+  const cases: { name: string; cms: () => Promise<Buffer>; detached: boolean }[] = [
+    { name: 'openssl RSA, detached', cms: async () => opensslCms(rsaSigner, []), detached: true },
+    { name: 'openssl RSA, opaque', cms: async () => opensslCms(rsaSigner, ['-nodetach']), detached: false },
+    {
+      name: 'openssl RSA, opaque, streamed (indefinite lengths)',
+      cms: async () => opensslCms(rsaSigner, ['-nodetach', '-stream']),
+      detached: false,
+    },
+    {
+      name: 'openssl RSA, signer by key id',
+      cms: async () => opensslCms(rsaSigner, ['-keyid']),
+      detached: true,
+    },
+    {
+      name: 'ours ECDSA P-256, detached',
+      cms: () => signCms(content, sim.signer, { detached: true }),
+      detached: true,
+    },
+    {
+      name: 'ours ECDSA P-256, opaque',
+      cms: () => signCms(content, sim.signer, { detached: false }),
+      detached: false,
+    },
+    {
+      name: 'ours RSA, opaque',
+      cms: () => signCms(content, rsa.signer, { detached: false }),
+      detached: false,
+    },
+  ];
+
+  it.each(cases)('$name: valid natively, with the signer and content pkijs finds', async (c) => {
+    const cms = await c.cms();
+    const data = c.detached ? content : undefined;
+    const reference = await verifyCmsPkijs(cms, data);
+    expect(reference.signature.status).toBe('valid');
+    const native = verifyCmsNative(cms, data);
+    expect(native).toEqual(reference);
+    expect(native?.content ? native.content.equals(content) : c.detached).toBe(true);
+  });
+
+  it.each(cases)('$name: a changed byte is left to pkijs, which finds it invalid', async (c) => {
+    const cms = await c.cms();
+    let tampered: Buffer;
+    let data: Buffer | undefined;
+    if (c.detached) {
+      tampered = cms;
+      data = Buffer.from(content);
+      data[100] = (data[100] ?? 0) ^ 1;
+    } else {
+      tampered = Buffer.from(cms);
+      const at = tampered.indexOf(content.subarray(200, 232));
+      expect(at).toBeGreaterThan(0);
+      tampered[at] = (tampered[at] ?? 0) ^ 1;
+    }
+    expect(verifyCmsNative(tampered, data)).toBeNull();
+    expect((await verifyCms(tampered, data)).signature.status).toBe('invalid');
+  });
+
+  it('a signature value that does not verify, and bytes that are no CMS, are left to pkijs', async () => {
+    const a = await signCms(content, rsa.signer, { detached: true });
+    // The RSA signature is the last 256 bytes: another one over the same content, by another key.
+    const other = await signCms(content, (await simProvider(tmp.dir)).signer, { detached: true });
+    expect(verifyCmsNative(other, content)).not.toBeNull();
+    const forged = Buffer.from(a);
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 1;
+    expect(verifyCmsNative(forged, content)).toBeNull();
+    expect((await verifyCms(forged, content)).signature.status).toBe('invalid');
+    expect(verifyCmsNative(Buffer.from('not a cms'), content)).toBeNull();
+    expect((await verifyCms(Buffer.from('not a cms'), content)).signature.status).toBe('invalid');
   });
 });
 

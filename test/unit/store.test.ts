@@ -270,4 +270,21 @@ describe('sending and notifications', () => {
     s.markPassiveDelivered(row?.id ?? 0, '/erp/in/IT2_00001.xml');
     expect(s.undeliveredPassive()).toHaveLength(0);
   });
+
+  it('channel state: a lazy write is committed (seen by another connection) and leaves syncing on', () => {
+    const s = openStore();
+    s.setChannelState('imap:a/INBOX:uid', '7', { lazy: true });
+    expect(s.db.pragma('synchronous', { simple: true })).toBe(2);
+    const other = new Database(s.file, { readonly: true });
+    const read = (): unknown =>
+      other.prepare(`SELECT value FROM channel_state WHERE key = ?`).pluck().get('imap:a/INBOX:uid');
+    expect(read()).toBe('7');
+    s.setChannelState('imap:a/INBOX:uid', '8');
+    expect(read()).toBe('8');
+    // Inside a transaction it commits with it.
+    s.transaction(() => s.setChannelState('imap:a/INBOX:uid', '9', { lazy: true }));
+    expect(read()).toBe('9');
+    expect(s.getChannelState('imap:a/INBOX:uid')).toBe('9');
+    other.close();
+  });
 });
