@@ -4,7 +4,7 @@ import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
 import { signCms } from '../channels/pec/smime.js';
 import { loadTlsIdentity } from '../channels/soap/tls.js';
-import { loadPkijs } from '../util/pkijs.js';
+import { distinguishedName, loadPkijs } from '../util/pkijs.js';
 
 /**
  * CAdES-BES signatures of the archive's own documents (the PIndex of each PdA, checkpoints):
@@ -125,24 +125,6 @@ export async function signCades(
       der: true,
     },
   );
-}
-
-function dn(rdn: Pkijs.RelativeDistinguishedNames): string {
-  const short: Record<string, string> = {
-    '2.5.4.3': 'CN',
-    '2.5.4.10': 'O',
-    '2.5.4.11': 'OU',
-    '2.5.4.6': 'C',
-    '2.5.4.5': 'serialNumber',
-    '2.5.4.97': 'organizationIdentifier',
-  };
-  return rdn.typesAndValues
-    .map((tv) => {
-      const v = tv.value as { valueBlock?: { value?: unknown } };
-      const val = typeof v.valueBlock?.value === 'string' ? v.valueBlock.value : '';
-      return `${short[tv.type] ?? tv.type}=${val}`;
-    })
-    .join(', ');
 }
 
 /** The eContent bytes, joining the pieces of a constructed (BER) OCTET STRING. */
@@ -286,7 +268,7 @@ export async function verifyCades(
     if (!res.signatureVerified || !cert) return fail(`${who}the signature does not verify`);
     const ess = await checkEssSigningCertificate(si, cert);
     if (ess) return fail(`${who}${ess}`);
-    const subject = dn(cert.subject);
+    const subject = distinguishedName(cert.subject);
     if (signingTime && (signingTime < cert.notBefore.value || signingTime > cert.notAfter.value)) {
       return fail(
         `${who}the signing time ${signingTime.toISOString()} is outside the validity of the certificate of ` +

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
-import { loadPkijs } from '../util/pkijs.js';
+import { distinguishedName, loadPkijs } from '../util/pkijs.js';
 import { checkEssSigningCertificate } from './cades.js';
 
 /**
@@ -117,27 +117,9 @@ function toArrayBuffer(buf: Buffer | Uint8Array): ArrayBuffer {
   return out;
 }
 
-function dn(rdn: Pkijs.RelativeDistinguishedNames): string {
-  const short: Record<string, string> = {
-    '2.5.4.3': 'CN',
-    '2.5.4.10': 'O',
-    '2.5.4.11': 'OU',
-    '2.5.4.6': 'C',
-    '2.5.4.5': 'serialNumber',
-    '2.5.4.97': 'organizationIdentifier',
-  };
-  return rdn.typesAndValues
-    .map((tv) => {
-      const v = tv.value as { valueBlock?: { value?: unknown } };
-      const val = typeof v.valueBlock?.value === 'string' ? v.valueBlock.value : '';
-      return `${short[tv.type] ?? tv.type}=${val}`;
-    })
-    .join(', ');
-}
-
 function generalName(name: Pkijs.GeneralName): string | undefined {
   // 4 directoryName; 1 rfc822Name, 2 dNSName, 6 uniformResourceIdentifier (IA5String values).
-  if (name.type === 4) return dn(name.value as Pkijs.RelativeDistinguishedNames);
+  if (name.type === 4) return distinguishedName(name.value as Pkijs.RelativeDistinguishedNames);
   if (name.type === 1 || name.type === 2 || name.type === 6) {
     return typeof name.value === 'string' ? name.value : undefined;
   }
@@ -263,7 +245,7 @@ async function checkToken(
     return fail(`the token does not verify: ${errorText(err) || 'unknown error'}`);
   }
   if (!tsaCert) return fail('the token does not include the TSA certificate');
-  const subject = dn(tsaCert.subject);
+  const subject = distinguishedName(tsaCert.subject);
 
   const eku = tsaCert.extensions?.filter((e) => e.extnID === OID.extKeyUsage) ?? [];
   const purposes = (eku[0]?.parsedValue as Pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];

@@ -31,3 +31,25 @@ export function loadPkijs(): Promise<PkiModules> {
   })();
   return loading;
 }
+
+/** Short names of the attribute types seen in the subjects of signers, TSAs and PEC providers. */
+export const DN_SHORT_NAMES: Readonly<Record<string, string>> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.6': 'C',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.97': 'organizationIdentifier',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+/** A distinguished name as one line, `CN=…, O=…, C=…`, attributes in their order. */
+export function distinguishedName(rdn: Pkijs.RelativeDistinguishedNames): string {
+  return rdn.typesAndValues
+    .map((tv) => {
+      const v = tv.value as { valueBlock?: { value?: unknown } };
+      const val = typeof v.valueBlock?.value === 'string' ? v.valueBlock.value : '';
+      return `${DN_SHORT_NAMES[tv.type] ?? tv.type}=${val}`;
+    })
+    .join(', ');
+}

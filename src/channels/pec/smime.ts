@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type * as Asn1js from 'asn1js';
 import type * as Pkijs from 'pkijs';
-import { loadPkijs } from '../../util/pkijs.js';
+import { DN_SHORT_NAMES, distinguishedName, loadPkijs } from '../../util/pkijs.js';
 import type { EnvelopeSignature } from './types.js';
 
 /**
@@ -150,24 +150,6 @@ export async function signCms(
   return Buffer.from(ci.toSchema().toBER(false));
 }
 
-function dn(rdn: Pkijs.RelativeDistinguishedNames): string {
-  const short: Record<string, string> = {
-    '2.5.4.3': 'CN',
-    '2.5.4.10': 'O',
-    '2.5.4.11': 'OU',
-    '2.5.4.6': 'C',
-    '2.5.4.5': 'serialNumber',
-    '1.2.840.113549.1.9.1': 'emailAddress',
-  };
-  return rdn.typesAndValues
-    .map((tv) => {
-      const v = tv.value as { valueBlock?: { value?: unknown } };
-      const val = typeof v.valueBlock?.value === 'string' ? v.valueBlock.value : '';
-      return `${short[tv.type] ?? tv.type}=${val}`;
-    })
-    .join(', ');
-}
-
 /** The eContent bytes, joining the pieces of a constructed (BER) OCTET STRING. */
 function eContentBytes(sd: Pkijs.SignedData): Buffer | null {
   const ec = sd.encapContentInfo.eContent;
@@ -245,7 +227,7 @@ export async function verifyCmsPkijs(cms: Buffer, detached?: Buffer): Promise<Cm
         ...(content ? {} : { data: toArrayBuffer(detached as Buffer) }),
       });
       if (!res.signatureVerified) return invalid(`signature of signer ${i + 1} does not verify`, content);
-      if (i === 0 && res.signerCertificate) signer = dn(res.signerCertificate.subject);
+      if (i === 0 && res.signerCertificate) signer = distinguishedName(res.signerCertificate.subject);
     } catch (err) {
       const message =
         typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string'
@@ -391,16 +373,7 @@ const SIGNATURES: Record<string, { key: 'rsa' | 'ec'; digest: string }> = {
   '1.2.840.10045.4.3.4': { key: 'ec', digest: 'sha512' },
 };
 
-const DN_SHORT: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.6': 'C',
-  '2.5.4.5': 'serialNumber',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
-
-/** A directory string's text, decoded as asn1js decodes it (so that dn() and this agree). */
+/** A directory string's text, decoded as asn1js decodes it (so that distinguishedName() and this agree). */
 function directoryString(buf: Buffer, t: Tlv): string {
   if (t.cls !== 0 || t.constructed) return '';
   const b = bytesOf(buf, t);
@@ -433,7 +406,7 @@ function directoryString(buf: Buffer, t: Tlv): string {
   }
 }
 
-/** The subject of a certificate as dn() writes it: every attribute of every RDN, in order. */
+/** The subject of a certificate as distinguishedName() writes it: every attribute of every RDN, in order. */
 function nameText(buf: Buffer, name: Tlv): string {
   const parts: string[] = [];
   for (const rdn of childrenOf(buf, name))
@@ -441,7 +414,7 @@ function nameText(buf: Buffer, name: Tlv): string {
       const [type, value] = childrenOf(buf, atv);
       if (!type || !value) throw new BerError('bad AttributeTypeAndValue');
       const t = oid(buf, type);
-      parts.push(`${DN_SHORT[t] ?? t}=${directoryString(buf, value)}`);
+      parts.push(`${DN_SHORT_NAMES[t] ?? t}=${directoryString(buf, value)}`);
     }
   return parts.join(', ');
 }
