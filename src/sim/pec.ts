@@ -1,5 +1,4 @@
 import fsp from 'node:fs/promises';
-import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
@@ -12,6 +11,7 @@ import {
 import type { PecReceiptType } from '../channels/pec/types.js';
 import type { Logger } from '../log.js';
 import type { NotificationKind } from '../notifications/types.js';
+import { scanDeliverFolder } from './deliver-folder.js';
 import { SdiEngine, type PlannedMessage, type Scenario } from './engine.js';
 
 /**
@@ -366,27 +366,9 @@ export class PecSimulator {
   private async scanPassive(): Promise<void> {
     const dir = this.opts.passiveDir;
     if (!dir) return;
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch {
-      return;
-    }
-    const queued = path.join(dir, '.queued');
-    await fsp.mkdir(queued, { recursive: true });
-    if (!this.requeued) {
-      this.requeued = true;
-      for (const n of await fsp.readdir(queued)) {
-        const file = path.join(queued, n);
-        await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
-      }
-    }
-    for (const n of names) {
-      if (n.startsWith('.') || !/\.(xml|p7m)$/i.test(n)) continue;
-      const file = path.join(queued, n);
-      await fsp.rename(path.join(dir, n), file);
-      await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
-    }
+    const first = !this.requeued;
+    this.requeued = true;
+    await scanDeliverFolder(dir, first, (n, bytes, done) => this.deliverPassive(n, bytes, done));
   }
 
   /** Resolves once every queued message is in the mailbox (tests). */

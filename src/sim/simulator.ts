@@ -1,6 +1,5 @@
 import fsp from 'node:fs/promises';
 import type https from 'node:https';
-import path from 'node:path';
 import type { Logger } from '../log.js';
 import {
   buildFault,
@@ -18,6 +17,7 @@ import {
 } from '../channels/soap/http.js';
 import { operationOf } from '../channels/soap/services.js';
 import { wsdlFor } from '../channels/soap/wsdl.js';
+import { scanDeliverFolder } from './deliver-folder.js';
 import { SdiEngine, type PlannedMessage, type Scenario } from './engine.js';
 
 /**
@@ -273,29 +273,9 @@ export class SdiSimulator {
   private async scanPassive(): Promise<void> {
     const dir = this.opts.passiveDir;
     if (!dir) return;
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch {
-      return;
-    }
-    // A dropped file waits in .queued/ until the trasmittente took it: a simulator that stops
-    // before that delivers it at its next start.
-    const queued = path.join(dir, '.queued');
-    await fsp.mkdir(queued, { recursive: true });
-    if (!this.requeued) {
-      this.requeued = true;
-      for (const n of await fsp.readdir(queued)) {
-        const file = path.join(queued, n);
-        await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
-      }
-    }
-    for (const n of names) {
-      if (n.startsWith('.') || !/\.(xml|p7m)$/i.test(n)) continue;
-      const file = path.join(queued, n);
-      await fsp.rename(path.join(dir, n), file);
-      await this.deliverPassive(n, await fsp.readFile(file), () => fsp.rm(file, { force: true }));
-    }
+    const first = !this.requeued;
+    this.requeued = true;
+    await scanDeliverFolder(dir, first, (n, bytes, done) => this.deliverPassive(n, bytes, done));
   }
 
   private requeued = false;
