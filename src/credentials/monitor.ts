@@ -45,6 +45,26 @@ export class CredentialMonitor {
         this.latest = creds.map((credential) => ({ credential, status: statusOf(credential, now) }));
         for (const c of this.latest) this.report(c, now);
         this.onChecked(this.latest);
+        const soonest = this.latest
+          .filter((x) => x.credential.expiresAt && x.status.state !== 'expired')
+          .sort(
+            (a, b) => (a.credential.expiresAt?.getTime() ?? 0) - (b.credential.expiresAt?.getTime() ?? 0),
+          )[0];
+        this.log.info(
+          {
+            event: 'credentials.checked',
+            watched: this.latest.length,
+            expired: this.latest.filter((x) => x.status.state === 'expired').length,
+            expiring: this.latest.filter((x) => x.status.state === 'expiring').length,
+            ...(soonest
+              ? { next: soonest.credential.id, nextExpiresAt: soonest.credential.expiresAt?.toISOString() }
+              : {}),
+          },
+          `${this.latest.length} credential(s) watched` +
+            (soonest?.credential.expiresAt
+              ? `; the next to expire is ${soonest.credential.label}, on ${soonest.credential.expiresAt.toISOString().slice(0, 10)}`
+              : ''),
+        );
       } catch (err) {
         this.log.error({ event: 'credentials.error', err }, 'the credential check failed');
       } finally {
