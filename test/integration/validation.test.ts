@@ -126,7 +126,9 @@ describe('the daemon validates every claimed document', () => {
       expect((await d.exited).code).toBe(0);
 
       const h = new Database(db, { readonly: true });
-      const docs = h.prepare(`SELECT id, original_name, state, path FROM documents ORDER BY id`).all() as {
+      const docs = h
+        .prepare(`SELECT id, original_name, state, path FROM documents ORDER BY original_name`)
+        .all() as {
         id: number;
         original_name: string;
         state: string;
