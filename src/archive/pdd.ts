@@ -10,7 +10,7 @@ import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { z } from 'zod';
 import { fsyncDir, fsyncFile, tempNameFor } from '../util/fsx.js';
-import { nameProblem } from '../watchers/zip.js';
+import { nameProblem, openZipReader } from '../watchers/zip.js';
 import { buildBag, checkBag, readManifest, type BagInfo, type BagProblem } from './bagit.js';
 import { openCheckpoint, parseVerifierKey, verifierKey, type NoteKey } from './checkpoint.js';
 import { decodeEntry } from './entry.js';
@@ -641,27 +641,6 @@ class BufferReader extends yauzl.RandomAccessReader {
   }
 }
 
-function openZipBuffer(buf: Buffer): Promise<yauzl.ZipFile | Error> {
-  return new Promise((resolve) => {
-    try {
-      yauzl.fromRandomAccessReader(
-        new BufferReader(buf),
-        buf.length,
-        {
-          lazyEntries: true,
-          autoClose: false,
-          decodeStrings: false,
-          validateEntrySizes: false,
-          strictFileNames: true,
-        },
-        (err, zip) => resolve(err ?? zip),
-      );
-    } catch (err) {
-      resolve(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
-}
-
 /** One entry's bytes, counting the real stream against the limits; a finding when over. */
 async function readEntryBytes(
   zip: yauzl.ZipFile,
@@ -717,7 +696,7 @@ async function readZipFiles(
 ): Promise<{ files: Map<string, Buffer>; findings: PddFinding[] }> {
   const files = new Map<string, Buffer>();
   const findings: PddFinding[] = [];
-  const zip = await openZipBuffer(buf);
+  const zip = await openZipReader(new BufferReader(buf), buf.length);
   if (zip instanceof Error) {
     return { files, findings: [{ code: 'ZIP-CORRUPT', message: `the zip cannot be read: ${zip.message}` }] };
   }

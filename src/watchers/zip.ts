@@ -222,6 +222,37 @@ type ReadCallback = (err: Error | null, bytesRead?: number) => void;
  * a hostile offset becomes an error passed to yauzl instead of an exception thrown by `fs.read`.
  * `close` waits for reads still in flight, so the descriptor is never closed under a read.
  */
+/**
+ * Opens a zip from a random-access reader with the settings every reader of untrusted zips here
+ * uses: entries one at a time, names and sizes left undecoded and unvalidated so that the caller
+ * judges each one itself. An error is returned, not thrown.
+ */
+export function openZipReader(
+  reader: yauzl.RandomAccessReader,
+  size: number,
+): Promise<yauzl.ZipFile | Error> {
+  return new Promise<yauzl.ZipFile | Error>((resolve) => {
+    try {
+      yauzl.fromRandomAccessReader(
+        reader,
+        size,
+        {
+          lazyEntries: true,
+          autoClose: false,
+          // Names are decoded and judged by the caller, entry by entry.
+          decodeStrings: false,
+          // Sizes are checked by the caller too, so that each case gets its own finding.
+          validateEntrySizes: false,
+          strictFileNames: true,
+        },
+        (err, zip) => resolve(err ?? zip),
+      );
+    } catch (err) {
+      resolve(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
+
 class FdReader extends yauzl.RandomAccessReader {
   private inflight = 0;
   private idle: (() => void)[] = [];
@@ -335,26 +366,7 @@ async function openZip(file: string): Promise<yauzl.ZipFile | Error> {
     throw err;
   }
   const reader = new FdReader(fd, size);
-  const result = await new Promise<yauzl.ZipFile | Error>((resolve) => {
-    try {
-      yauzl.fromRandomAccessReader(
-        reader,
-        size,
-        {
-          lazyEntries: true,
-          autoClose: false,
-          // Names are decoded and judged here, entry by entry (see decodeName).
-          decodeStrings: false,
-          // Sizes are checked here too, so that each case gets its own finding.
-          validateEntrySizes: false,
-          strictFileNames: true,
-        },
-        (err, zip) => resolve(err ?? zip),
-      );
-    } catch (err) {
-      resolve(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
+  const result = await openZipReader(reader, size);
   if (result instanceof Error) {
     // yauzl took a reference on the reader and does not drop it on failure: close it ourselves.
     await closeFd(fd);
