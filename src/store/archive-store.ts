@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { prepared } from './store.js';
 
 /**
  * The archive's SQL (schema 5). SQLite is the archive's index and queue; the files under the
@@ -155,22 +156,23 @@ export class ArchiveStore {
   // ---- objects ------------------------------------------------------------------------------------
 
   addObject(sha256: string, size: number, at: string): void {
-    this.db
-      .prepare(`INSERT OR IGNORE INTO archive_objects (sha256, size, created_at) VALUES (?, ?, ?)`)
-      .run(sha256, size, at);
+    prepared(
+      this.db,
+      `INSERT OR IGNORE INTO archive_objects (sha256, size, created_at) VALUES (?, ?, ?)`,
+    ).run(sha256, size, at);
   }
 
   getObject(sha256: string): { sha256: string; size: number } | undefined {
-    return this.db.prepare(`SELECT sha256, size FROM archive_objects WHERE sha256 = ?`).get(sha256) as
+    return prepared(this.db, `SELECT sha256, size FROM archive_objects WHERE sha256 = ?`).get(sha256) as
       { sha256: string; size: number } | undefined;
   }
 
   objectCount(): number {
-    return (this.db.prepare(`SELECT count(*) AS n FROM archive_objects`).get() as { n: number }).n;
+    return (prepared(this.db, `SELECT count(*) AS n FROM archive_objects`).get() as { n: number }).n;
   }
 
   allObjects(): { sha256: string; size: number }[] {
-    return this.db.prepare(`SELECT sha256, size FROM archive_objects ORDER BY sha256`).all() as {
+    return prepared(this.db, `SELECT sha256, size FROM archive_objects ORDER BY sha256`).all() as {
       sha256: string;
       size: number;
     }[];
@@ -178,35 +180,34 @@ export class ArchiveStore {
 
   /** The objects verified longest ago (never verified first). */
   objectsDue(limit: number): { sha256: string; size: number }[] {
-    return this.db
-      .prepare(
-        `SELECT sha256, size FROM archive_objects ORDER BY last_verified_at IS NOT NULL, last_verified_at LIMIT ?`,
-      )
-      .all(limit) as { sha256: string; size: number }[];
+    return prepared(
+      this.db,
+      `SELECT sha256, size FROM archive_objects ORDER BY last_verified_at IS NOT NULL, last_verified_at LIMIT ?`,
+    ).all(limit) as { sha256: string; size: number }[];
   }
 
   markVerified(sha256: string, at: string, status: string): void {
-    this.db
-      .prepare(`UPDATE archive_objects SET last_verified_at = ?, last_status = ? WHERE sha256 = ?`)
-      .run(at, status, sha256);
+    prepared(
+      this.db,
+      `UPDATE archive_objects SET last_verified_at = ?, last_status = ? WHERE sha256 = ?`,
+    ).run(at, status, sha256);
   }
 
   // ---- log ----------------------------------------------------------------------------------------
 
   logSize(): number {
-    return (this.db.prepare(`SELECT count(*) AS n FROM archive_log`).get() as { n: number }).n;
+    return (prepared(this.db, `SELECT count(*) AS n FROM archive_log`).get() as { n: number }).n;
   }
 
   appendLog(row: LogRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO archive_log (idx, entry, leaf_hash, kind, sha256, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(row.idx, row.entry, row.leafHash, row.kind, row.sha256, row.ref, row.at);
+    prepared(
+      this.db,
+      `INSERT INTO archive_log (idx, entry, leaf_hash, kind, sha256, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(row.idx, row.entry, row.leafHash, row.kind, row.sha256, row.ref, row.at);
   }
 
   getLog(idx: number): LogRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM archive_log WHERE idx = ?`).get(idx) as
+    const r = prepared(this.db, `SELECT * FROM archive_log WHERE idx = ?`).get(idx) as
       | {
           idx: number;
           entry: Buffer;
@@ -232,8 +233,7 @@ export class ArchiveStore {
 
   /** Every leaf hash in log order (for roots and proofs). */
   leafHashes(limit?: number): Buffer[] {
-    const rows = this.db
-      .prepare(`SELECT leaf_hash FROM archive_log ORDER BY idx LIMIT ?`)
+    const rows = prepared(this.db, `SELECT leaf_hash FROM archive_log ORDER BY idx LIMIT ?`)
       .raw()
       .all(limit ?? -1) as [Buffer][];
     return rows.map((r) => r[0]);
@@ -241,7 +241,7 @@ export class ArchiveStore {
 
   /** Walks the log in order, in pages (bounded memory). */
   *iterateLog(pageSize = 5000): Generator<LogRow> {
-    const stmt = this.db.prepare(`SELECT * FROM archive_log WHERE idx >= ? ORDER BY idx LIMIT ?`);
+    const stmt = prepared(this.db, `SELECT * FROM archive_log WHERE idx >= ? ORDER BY idx LIMIT ?`);
     for (let from = 0; ;) {
       const rows = stmt.all(from, pageSize) as {
         idx: number;
@@ -270,18 +270,19 @@ export class ArchiveStore {
   // ---- checkpoints ----------------------------------------------------------------------------------
 
   addCheckpoint(c: { size: number; root: Buffer; note: string; at: string }): void {
-    this.db
-      .prepare(`INSERT OR IGNORE INTO archive_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?)`)
-      .run(c.size, c.root, c.note, c.at);
+    prepared(
+      this.db,
+      `INSERT OR IGNORE INTO archive_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?)`,
+    ).run(c.size, c.root, c.note, c.at);
   }
 
   setCheckpointTimestamp(size: number, tsrSha256: string): void {
-    this.db.prepare(`UPDATE archive_checkpoints SET tsr_sha256 = ? WHERE size = ?`).run(tsrSha256, size);
+    prepared(this.db, `UPDATE archive_checkpoints SET tsr_sha256 = ? WHERE size = ?`).run(tsrSha256, size);
   }
 
   checkpoints(): CheckpointRow[] {
     return (
-      this.db.prepare(`SELECT * FROM archive_checkpoints ORDER BY size`).all() as {
+      prepared(this.db, `SELECT * FROM archive_checkpoints ORDER BY size`).all() as {
         size: number;
         root: Buffer;
         note: string;
@@ -305,22 +306,22 @@ export class ArchiveStore {
 
   createPackage(kind: 'pdv' | 'pda', name: string, at: string, pdaId: number | null): PackageRow {
     const id = Number(
-      this.db
-        .prepare(
-          `INSERT INTO archive_packages (kind, name, state, pda_id, created_at) VALUES (?, ?, 'open', ?, ?)`,
-        )
-        .run(kind, name, pdaId, at).lastInsertRowid,
+      prepared(
+        this.db,
+        `INSERT INTO archive_packages (kind, name, state, pda_id, created_at) VALUES (?, ?, 'open', ?, ?)`,
+      ).run(kind, name, pdaId, at).lastInsertRowid,
     );
     return this.getPackage(id) as PackageRow;
   }
 
   getPackage(id: number): PackageRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM archive_packages WHERE id = ?`).get(id) as PackageDb | undefined;
+    const r = prepared(this.db, `SELECT * FROM archive_packages WHERE id = ?`).get(id) as
+      PackageDb | undefined;
     return r && pkg(r);
   }
 
   findPackage(name: string): PackageRow | undefined {
-    const r = this.db.prepare(`SELECT * FROM archive_packages WHERE name = ?`).get(name) as
+    const r = prepared(this.db, `SELECT * FROM archive_packages WHERE name = ?`).get(name) as
       PackageDb | undefined;
     return r && pkg(r);
   }
@@ -328,26 +329,24 @@ export class ArchiveStore {
   packages(kind?: 'pdv' | 'pda'): PackageRow[] {
     return (
       (kind
-        ? this.db.prepare(`SELECT * FROM archive_packages WHERE kind = ? ORDER BY id`).all(kind)
-        : this.db.prepare(`SELECT * FROM archive_packages ORDER BY id`).all()) as PackageDb[]
+        ? prepared(this.db, `SELECT * FROM archive_packages WHERE kind = ? ORDER BY id`).all(kind)
+        : prepared(this.db, `SELECT * FROM archive_packages ORDER BY id`).all()) as PackageDb[]
     ).map(pkg);
   }
 
   openPda(): PackageRow | undefined {
-    const r = this.db
-      .prepare(
-        `SELECT * FROM archive_packages WHERE kind = 'pda' AND state IN ('open', 'closing') ORDER BY id LIMIT 1`,
-      )
-      .get() as PackageDb | undefined;
+    const r = prepared(
+      this.db,
+      `SELECT * FROM archive_packages WHERE kind = 'pda' AND state IN ('open', 'closing') ORDER BY id LIMIT 1`,
+    ).get() as PackageDb | undefined;
     return r && pkg(r);
   }
 
   lastClosedPda(): PackageRow | undefined {
-    const r = this.db
-      .prepare(
-        `SELECT * FROM archive_packages WHERE kind = 'pda' AND state = 'closed' ORDER BY id DESC LIMIT 1`,
-      )
-      .get() as PackageDb | undefined;
+    const r = prepared(
+      this.db,
+      `SELECT * FROM archive_packages WHERE kind = 'pda' AND state = 'closed' ORDER BY id DESC LIMIT 1`,
+    ).get() as PackageDb | undefined;
     return r && pkg(r);
   }
 
@@ -371,19 +370,18 @@ export class ArchiveStore {
     };
     const keys = Object.keys(fields).filter((k) => k in cols);
     if (keys.length === 0) return;
-    this.db
-      .prepare(
-        `UPDATE archive_packages SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`,
-      )
-      .run({ ...fields, id });
+    prepared(
+      this.db,
+      `UPDATE archive_packages SET ${keys.map((k) => `${cols[k]} = @${k}`).join(', ')} WHERE id = @id`,
+    ).run({ ...fields, id });
   }
 
   /** PdVs of a PdA. */
   pdvsOf(pdaId: number): PackageRow[] {
     return (
-      this.db
-        .prepare(`SELECT * FROM archive_packages WHERE kind = 'pdv' AND pda_id = ? ORDER BY id`)
-        .all(pdaId) as PackageDb[]
+      prepared(this.db, `SELECT * FROM archive_packages WHERE kind = 'pdv' AND pda_id = ? ORDER BY id`).all(
+        pdaId,
+      ) as PackageDb[]
     ).map(pkg);
   }
 
@@ -391,25 +389,26 @@ export class ArchiveStore {
 
   hasItem(source: string, sourceId: number): boolean {
     return (
-      this.db
-        .prepare(`SELECT 1 FROM archive_items WHERE source = ? AND source_id = ?`)
-        .get(source, sourceId) !== undefined
+      prepared(this.db, `SELECT 1 FROM archive_items WHERE source = ? AND source_id = ?`).get(
+        source,
+        sourceId,
+      ) !== undefined
     );
   }
 
   addItem(pdvId: number, i: NewItem): number {
     return Number(
-      this.db
-        .prepare(
-          `INSERT INTO archive_items (source, source_id, kind, name, sha256, size, leaf_idx, pdv_id, document, metadata)
+      prepared(
+        this.db,
+        `INSERT INTO archive_items (source, source_id, kind, name, sha256, size, leaf_idx, pdv_id, document, metadata)
            VALUES (@source, @sourceId, @kind, @name, @sha256, @size, @leafIdx, @pdvId, @document, @metadata)`,
-        )
-        .run({ ...i, pdvId }).lastInsertRowid,
+      ).run({ ...i, pdvId }).lastInsertRowid,
     );
   }
 
   addKeys(itemId: number, document: string, keys: readonly KeyRow[]): void {
-    const stmt = this.db.prepare(
+    const stmt = prepared(
+      this.db,
       `INSERT INTO archive_keys (item_id, document, role, denominazione, nome, cognome, codice_fiscale, partita_iva,
          data, numero, tipo_documento, identificativo_sdi)
        VALUES (@itemId, @document, @role, @denominazione, @nome, @cognome, @codiceFiscale, @partitaIva, @data, @numero,
@@ -420,28 +419,29 @@ export class ArchiveStore {
 
   itemsOfPdv(pdvId: number): ItemRow[] {
     return (
-      this.db.prepare(`SELECT * FROM archive_items WHERE pdv_id = ? ORDER BY id`).all(pdvId) as ItemDb[]
+      prepared(this.db, `SELECT * FROM archive_items WHERE pdv_id = ? ORDER BY id`).all(pdvId) as ItemDb[]
     ).map(item);
   }
 
   itemsOfDocument(document: string): ItemRow[] {
     return (
-      this.db.prepare(`SELECT * FROM archive_items WHERE document = ? ORDER BY id`).all(document) as ItemDb[]
+      prepared(this.db, `SELECT * FROM archive_items WHERE document = ? ORDER BY id`).all(
+        document,
+      ) as ItemDb[]
     ).map(item);
   }
 
   itemCount(): number {
-    return (this.db.prepare(`SELECT count(*) AS n FROM archive_items`).get() as { n: number }).n;
+    return (prepared(this.db, `SELECT count(*) AS n FROM archive_items`).get() as { n: number }).n;
   }
 
   keysOf(document: string): KeyRow[] {
-    return this.db
-      .prepare(
-        `SELECT role, denominazione, nome, cognome, codice_fiscale AS codiceFiscale, partita_iva AS partitaIva, data, numero,
+    return prepared(
+      this.db,
+      `SELECT role, denominazione, nome, cognome, codice_fiscale AS codiceFiscale, partita_iva AS partitaIva, data, numero,
            tipo_documento AS tipoDocumento, identificativo_sdi AS identificativoSdI
          FROM archive_keys WHERE document = ? ORDER BY rowid`,
-      )
-      .all(document) as KeyRow[];
+    ).all(document) as KeyRow[];
   }
 
   /** Documents whose search keys match every given criterion. */
@@ -482,12 +482,11 @@ export class ArchiveStore {
       where.push(`document = @document`);
       args.document = q.document;
     }
-    const rows = this.db
-      .prepare(
-        `SELECT DISTINCT document FROM archive_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const rows = prepared(
+      this.db,
+      `SELECT DISTINCT document FROM archive_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY data, numero LIMIT ${Math.max(1, Math.min(limit, 100_000))}`,
-      )
-      .all(args) as { document: string }[];
+    ).all(args) as { document: string }[];
     return rows.map((r) => r.document);
   }
 
@@ -499,45 +498,42 @@ export class ArchiveStore {
    */
   pendingDocuments(limit: number): number[] {
     return (
-      this.db
-        .prepare(
-          `SELECT d.id FROM documents d JOIN outbound o ON o.document_id = d.id
+      prepared(
+        this.db,
+        `SELECT d.id FROM documents d JOIN outbound o ON o.document_id = d.id
             WHERE (d.state IN ('available', 'attested', 'accepted', 'refused', 'expired')
                    OR (d.state = 'delivered' AND o.flow = 'b2b'))
               AND NOT EXISTS (SELECT 1 FROM archive_items i WHERE i.source = 'documents' AND i.source_id = d.id)
             ORDER BY d.id LIMIT ?`,
-        )
-        .all(limit) as { id: number }[]
+      ).all(limit) as { id: number }[]
     ).map((r) => r.id);
   }
 
   /** Archived documents that got another message (notification or receipt) since. */
   documentsWithNewMessages(limit: number): number[] {
     return (
-      this.db
-        .prepare(
-          `SELECT DISTINCT i.source_id AS id FROM archive_items i
+      prepared(
+        this.db,
+        `SELECT DISTINCT i.source_id AS id FROM archive_items i
             WHERE i.source = 'documents' AND (
               EXISTS (SELECT 1 FROM notifications n WHERE n.document_id = i.source_id
                         AND NOT EXISTS (SELECT 1 FROM archive_items x WHERE x.source = 'notifications' AND x.source_id = n.id))
               OR EXISTS (SELECT 1 FROM transport_receipts r WHERE r.document_id = i.source_id
                         AND NOT EXISTS (SELECT 1 FROM archive_items x WHERE x.source = 'transport_receipts' AND x.source_id = r.id)))
             LIMIT ?`,
-        )
-        .all(limit) as { id: number }[]
+      ).all(limit) as { id: number }[]
     ).map((r) => r.id);
   }
 
   /** Received invoices handed to the ERP and not archived. */
   pendingPassive(limit: number): number[] {
     return (
-      this.db
-        .prepare(
-          `SELECT p.id FROM passive p WHERE p.delivered_path IS NOT NULL
+      prepared(
+        this.db,
+        `SELECT p.id FROM passive p WHERE p.delivered_path IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM archive_items i WHERE i.source = 'passive' AND i.source_id = p.id)
             ORDER BY p.id LIMIT ?`,
-        )
-        .all(limit) as { id: number }[]
+      ).all(limit) as { id: number }[]
     ).map((r) => r.id);
   }
 }

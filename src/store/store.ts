@@ -334,10 +334,23 @@ export interface StoreOptions {
   now?: () => Date;
 }
 
+const statementCaches = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** A prepared statement by its SQL text, compiled once per connection (compiling costs more than running). */
+export function prepared(db: Database.Database, text: string): Database.Statement {
+  let cache = statementCaches.get(db);
+  if (!cache) statementCaches.set(db, (cache = new Map<string, Database.Statement>()));
+  let s = cache.get(text);
+  if (!s) {
+    s = db.prepare(text);
+    cache.set(text, s);
+  }
+  return s;
+}
+
 export class Store {
   readonly db: Database.Database;
   private readonly now: () => Date;
-  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     readonly file: string,
@@ -395,12 +408,7 @@ export class Store {
    * statement costs more than running it).
    */
   private sql(text: string): Database.Statement {
-    let s = this.statements.get(text);
-    if (!s) {
-      s = this.db.prepare(text);
-      this.statements.set(text, s);
-    }
-    return s;
+    return prepared(this.db, text);
   }
 
   integrityCheck(): string {
