@@ -286,7 +286,8 @@ export class InboundHandler {
           kind: n.kind,
           identificativoSdI: n.identificativoSdI,
           file: row.fileName,
-          ...(plan.errors ? { errors: plan.errors } : {}),
+          // The same shape as a local rejection's details (Store.transitionDetails).
+          ...(plan.errors ? { findings: plan.errors } : {}),
         },
         ...(reportPath ? { path: reportPath } : {}),
       });

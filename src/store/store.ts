@@ -8,6 +8,45 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 /** The only module that holds SQL. Every state change is one transaction. */
 
+/**
+ * The one shape of a transition's details: an object, its problems (a local rejection's, or SdI's
+ * error list in an NS) under `findings`. Stores written before this shape hold a bare array of
+ * findings (local rejections) or `{ ..., errors: [...] }` (an NS): both are read as this shape.
+ */
+export function transitionDetails(details: unknown): unknown {
+  if (Array.isArray(details)) return { findings: details.filter(isFindingLike).map(asFinding) };
+  if (typeof details !== 'object' || details === null) return details;
+  const d = details as Record<string, unknown>;
+  if (!('errors' in d) || 'findings' in d || !Array.isArray(d.errors)) return details;
+  const { errors, ...rest } = d;
+  return { ...rest, findings: (errors as unknown[]).filter(isFindingLike).map(asFinding) };
+}
+
+/** The findings in a transition's details, whatever version of fatturad wrote them. */
+export function findingsOf(details: unknown): Finding[] {
+  const d = transitionDetails(details);
+  if (typeof d !== 'object' || d === null) return [];
+  const list = (d as { findings?: unknown }).findings;
+  return Array.isArray(list) ? list.filter(isFindingLike).map(asFinding) : [];
+}
+
+function isFindingLike(v: unknown): v is Partial<Finding> & { code: string } {
+  return typeof v === 'object' && v !== null && typeof (v as { code?: unknown }).code === 'string';
+}
+
+function asFinding(f: Partial<Finding> & { code: string }): Finding {
+  return { ...f, message: f.message ?? '', messageIt: f.messageIt ?? '' };
+}
+
+/** A details column that is not JSON (hand-edited, truncated) reads as no details. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
 export interface ClaimIntent {
   sourceDir: string;
   originalName: string;
@@ -535,7 +574,14 @@ export class Store {
   ): void {
     this.sql(
       `INSERT INTO transitions (document_id, from_state, to_state, at, reason, details) VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(documentId, from, to, at, reason, details === undefined ? null : JSON.stringify(details));
+    ).run(
+      documentId,
+      from,
+      to,
+      at,
+      reason,
+      details === undefined ? null : JSON.stringify(transitionDetails(details)),
+    );
   }
 
   // ---- documents -----------------------------------------------------------------------------
@@ -653,7 +699,7 @@ export class Store {
       to: toState(r.to_state),
       at: r.at,
       reason: r.reason,
-      details: r.details === null ? null : (JSON.parse(r.details) as unknown),
+      details: r.details === null ? null : transitionDetails(parseJson(r.details)),
     }));
   }
 
@@ -693,7 +739,7 @@ export class Store {
       entry: r.entry,
       at: r.at,
       reason: r.reason,
-      findings: r.details ? (JSON.parse(r.details) as Finding[]) : [],
+      findings: r.details ? findingsOf(parseJson(r.details)) : [],
     }));
   }
 
