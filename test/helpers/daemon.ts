@@ -12,6 +12,38 @@ export interface DaemonProcess {
   logFile: string;
 }
 
+/**
+ * Every process runCli started and that has not exited yet, in one set per test process (on
+ * globalThis, so that the vitest setup file and the test files share it whatever module instance
+ * they loaded). test/helpers/children-setup.ts kills what is left after each test file, pass or
+ * fail, and at exit: a failing test never leaves a daemon running.
+ */
+const LIVE = Symbol.for('fatturad.test.liveChildren');
+type Live = Map<number, { child: ChildProcess; exited: Promise<unknown> }>;
+function liveChildren(): Live {
+  const g = globalThis as { [LIVE]?: Live };
+  g[LIVE] ??= new Map();
+  return g[LIVE];
+}
+
+/** The PIDs of the processes started by runCli that are still running. */
+export function trackedPids(): number[] {
+  return [...liveChildren().keys()];
+}
+
+/** SIGKILLs every process runCli started that is still running, and waits until they are gone. */
+export async function killTrackedChildren(): Promise<number[]> {
+  const live = [...liveChildren().entries()];
+  for (const [, { child }] of live) child.kill('SIGKILL');
+  await Promise.all(live.map(([, { exited }]) => exited));
+  return live.map(([pid]) => pid);
+}
+
+/** The synchronous variant for a process `exit` handler (no waiting possible there). */
+export function killTrackedChildrenSync(): void {
+  for (const { child } of liveChildren().values()) child.kill('SIGKILL');
+}
+
 /** Runs the built CLI (`npm test` builds first) as a child process, its stdout appended to `logFile`. */
 export function runCli(args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const fd = fs.openSync(logFile, 'a');
@@ -21,8 +53,12 @@ export function runCli(args: string[], logFile: string, env: NodeJS.ProcessEnv =
   });
   fs.closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      if (child.pid !== undefined) liveChildren().delete(child.pid);
+      resolve({ code, signal });
+    }),
   );
+  if (child.pid !== undefined && child.exitCode === null) liveChildren().set(child.pid, { child, exited });
   return { child, exited, logFile };
 }
 
