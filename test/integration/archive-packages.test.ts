@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Store } from '../../src/store/store.js';
 import { TestPki, type Issued } from '../helpers/pki.js';
+import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 import { TestTsa } from '../helpers/tsa.js';
 
@@ -17,8 +18,7 @@ import { TestTsa } from '../helpers/tsa.js';
  * is CAdES-signed and RFC 3161-timestamped by a TSA on loopback (openssl checks both), with a TSA
  * that is down at first.
  */
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
+const FPR12 = exampleText(EX.b2b);
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -26,8 +26,8 @@ afterEach(async () => {
 
 function invoice(n: number, date: string): Buffer {
   return Buffer.from(
-    FPR01.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>P-${n}</Numero>`).replace(
-      '<Data>2014-12-18</Data>',
+    FPR12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>P-${n}</Numero>`).replace(
+      /<Data>[^<]*<\/Data>/,
       `<Data>${date}</Data>`,
     ),
   );

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { TestPki, type Issued } from '../helpers/pki.js';
+import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -15,8 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
  * a warning with the renewal steps.
  */
 const run = promisify(execFile);
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'));
+const FPR12 = example(EX.b2b);
 const t = tempDir('fatturad-credentials-');
 let pki: TestPki;
 const DAY = 86_400_000;
@@ -173,7 +173,7 @@ describe('credentials', () => {
         kind: 'sdicoop-client-certificate',
         id: 'sdicoop-client',
       });
-      fs.writeFileSync(path.join(s.outbox, 'waiting.xml'), FPR01);
+      fs.writeFileSync(path.join(s.outbox, 'waiting.xml'), FPR12);
       const blocked = await waitForEvent(s.logFile, 'send.blocked');
       expect(String(blocked.reason)).toMatch(/client certificate .*expired/);
       await new Promise((r) => setTimeout(r, 1000));

@@ -1,13 +1,16 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseXml } from '../../src/invoice/xml.js';
 import { checkFileName, parseFileName, parseNotificationName } from '../../src/rules/filename.js';
 import { checkRegistry, isValidCodiceFiscale, isValidPartitaIva } from '../../src/rules/registry.js';
 import { validateFile } from '../../src/rules/validate.js';
+import { EX, exampleText } from '../helpers/spec.js';
 
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
+const FPR12 = exampleText(EX.b2b);
+/** The B2B example with a codice fiscale, instead of a partita IVA, for the buyer. */
+const BASE = FPR12.replace(
+  /(<CessionarioCommittente>\s*<DatiAnagrafici>\s*)<IdFiscaleIVA>[\s\S]*?<\/IdFiscaleIVA>/,
+  '$1<CodiceFiscale>RSSMRA85T10A562S</CodiceFiscale>',
+);
 
 describe('00001: file name <IdPaese><IdCodice>_<progressivo>.<ext>', () => {
   it.each([
@@ -58,7 +61,7 @@ describe('00001: file name <IdPaese><IdCodice>_<progressivo>.<ext>', () => {
   });
 
   it('in the pipeline: 00001 as an error, a warning, or not checked', async () => {
-    const bytes = Buffer.from(FPR01);
+    const bytes = Buffer.from(FPR12);
     expect((await validateFile('fattura.xml', bytes)).errors.map((e) => e.code)).toContain('00001');
     const w = await validateFile('fattura.xml', bytes, { fileName: 'warning' });
     expect(w.valid).toBe(true);
@@ -93,9 +96,9 @@ describe('check digits', () => {
   ])('codice fiscale %s → %s', (v, ok) => expect(isValidCodiceFiscale(v)).toBe(ok));
 });
 
-/** FPR01 with its placeholder ids replaced by valid ones, then `edit` applied. */
+/** BASE (valid ids only) with `edit` applied. */
 function invoice(edit: (xml: string) => string = (x) => x): ReturnType<typeof checkRegistry> {
-  const xml = edit(FPR01.replaceAll('01234567890', '06363391001').replace('09876543210', 'RSSMRA85T10A562S'));
+  const xml = edit(BASE);
   const parsed = parseXml(Buffer.from(xml));
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   return checkRegistry(parsed.root);
@@ -134,8 +137,8 @@ describe('registry warnings (offline approximations of 00300-00330)', () => {
       "00330 PECDestinatario is SdI's own mailbox",
       (x: string) =>
         x.replace(
-          /<CodiceDestinatario>[^<]+<\/CodiceDestinatario>\s*<ContattiTrasmittente\/>/,
-          '<CodiceDestinatario>0000000</CodiceDestinatario><ContattiTrasmittente/><PECDestinatario>sdi01@pec.fatturapa.it</PECDestinatario>',
+          /<CodiceDestinatario>[^<]+<\/CodiceDestinatario>(\s*<ContattiTrasmittente>[\s\S]*?<\/ContattiTrasmittente>)/,
+          '<CodiceDestinatario>0000000</CodiceDestinatario>$1<PECDestinatario>sdi01@pec.fatturapa.it</PECDestinatario>',
         ),
       '00330',
       '1.1.6',
@@ -144,10 +147,8 @@ describe('registry warnings (offline approximations of 00300-00330)', () => {
     const found = invoice(edit);
     expect(codesOf(found)).toEqual([code]);
     // The field number reaches the message through the pipeline.
-    const xml = edit(
-      FPR01.replaceAll('01234567890', '06363391001').replace('09876543210', 'RSSMRA85T10A562S'),
-    );
-    const r = await validateFile('IT06363391001_00001.xml', Buffer.from(xml));
+    const xml = edit(BASE);
+    const r = await validateFile('IT12345670017_00001.xml', Buffer.from(xml));
     expect(r.valid).toBe(true);
     expect(r.warnings.find((w) => w.code === code)?.field).toMatch(
       new RegExp(`^${field.replace(/\./g, '\\.')} `),
@@ -174,7 +175,7 @@ describe('registry warnings (offline approximations of 00300-00330)', () => {
       codesOf(
         invoice((x) =>
           x.replace(
-            /(<ContattiTrasmittente\/>)/,
+            /(<\/ContattiTrasmittente>)/,
             '$1<PECDestinatario>buyer@pec.example.it</PECDestinatario>',
           ),
         ),

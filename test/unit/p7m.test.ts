@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { looksLikeP7m, unwrapP7m } from '../../src/invoice/p7m.js';
 import { validateFile } from '../../src/rules/validate.js';
 import { TestPki, type Issued } from '../helpers/pki.js';
+import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -11,8 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
  * made at test time by `openssl cms` with a throw-away CA.
  */
 
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPA01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPA01.xml'));
+const FPA12 = example(EX.pa);
 const INVOICE = Buffer.from('<?xml version="1.0"?><p:FatturaElettronica/>');
 
 const tmp = tempDir('fatturad-p7m-');
@@ -153,22 +153,22 @@ describe('garbage gets a finding, never a throw', () => {
 });
 
 describe('in the validation pipeline', () => {
-  it('a signed FPA12 (official sample FPA01 signed here) is valid; unsigned it is 00102', async () => {
-    const signed = await validateFile('IT01234567890_FPA01.xml.p7m', pki.sign(FPA01, signer), {
+  it("a signed FPA12 (the project's example, signed here) is valid; unsigned it is 00102", async () => {
+    const signed = await validateFile('IT12345670017_PA001.xml.p7m', pki.sign(FPA12, signer), {
       trustedCAs: [fs.readFileSync(pki.ca.cert)],
     });
     expect(signed.errors).toEqual([]);
     expect(signed.signed).toBe('cades');
     expect(signed.format).toBe('FPA12');
 
-    const unsigned = await validateFile('IT01234567890_FPA01.xml', FPA01);
+    const unsigned = await validateFile('IT12345670017_PA001.xml', FPA12);
     expect(unsigned.errors.map((e) => e.code)).toEqual(['00102']);
     expect(unsigned.errors[0]?.message).toMatch(/must be signed/);
   });
 
   it('a broken signature stops the checks that follow, as at SdI', async () => {
-    const p7m = pki.sign(FPA01, expired);
-    const r = await validateFile('IT01234567890_FPA01.xml.p7m', p7m);
+    const p7m = pki.sign(FPA12, expired);
+    const r = await validateFile('IT12345670017_PA001.xml.p7m', p7m);
     expect(r.errors.map((e) => e.code)).toEqual(['00100']);
     expect(r.root).toBeUndefined();
   });

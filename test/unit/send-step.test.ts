@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Channel, OutgoingFile, SendResult } from '../../src/channels/channel.js';
@@ -8,14 +6,14 @@ import { backoffMs, SendStep } from '../../src/pipeline/send-step.js';
 import { Store } from '../../src/store/store.js';
 import { waitFor } from '../helpers/daemon.js';
 import { validatedDocument } from '../helpers/store.js';
+import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
  * The sending step's decisions with a scripted channel (the pipeline logic only; the SDICoop
  * channel itself is tested against real HTTPS servers).
  */
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'));
+const FPR12 = example(EX.b2b);
 
 class ScriptedChannel implements Channel {
   readonly name = 'test';
@@ -44,7 +42,7 @@ function setup(script: SendResult[], name = 'fattura.xml') {
   config.sending.retry = { initialMs: 20, maxMs: 40, maxAttempts: 3 };
   const store = new Store(config.paths.db);
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const d = validatedDocument(store, t.dir, name, FPR01);
+  const d = validatedDocument(store, t.dir, name, FPR12);
   const channel = new ScriptedChannel(script);
   const step = new SendStep(store, config, channel, log);
   cleanups.push(
@@ -60,19 +58,19 @@ describe('sending step', () => {
     const { store, channel, step, d } = setup([{ kind: 'accepted', identificativoSdI: '777' }]);
     step.start();
     await waitFor('document sent', () => store.getDocument(d)?.state === 'sent', 5000);
-    expect(channel.sent[0]?.sdiName).toBe('IT01234567890_00001.xml');
-    expect(channel.sent[0]?.bytes).toEqual(FPR01);
+    expect(channel.sent[0]?.sdiName).toBe('IT12345670017_00001.xml');
+    expect(channel.sent[0]?.bytes).toEqual(FPR12);
     expect(store.getOutbound(d)?.identificativoSdI).toBe('777');
   });
 
   it('keeps the ERP name when it is a valid, unused SdI name', async () => {
     const { channel, step, store, d } = setup(
       [{ kind: 'accepted', identificativoSdI: '1' }],
-      'IT01234567890_ERP01.xml',
+      'IT12345670017_ERP01.xml',
     );
     step.start();
     await waitFor('document sent', () => store.getDocument(d)?.state === 'sent', 5000);
-    expect(channel.sent[0]?.sdiName).toBe('IT01234567890_ERP01.xml');
+    expect(channel.sent[0]?.sdiName).toBe('IT12345670017_ERP01.xml');
   });
 
   it('EI02 and network errors are retried with backoff, then the file is taken', async () => {
@@ -104,7 +102,7 @@ describe('sending step', () => {
 
   it('a send in flight when the daemon stopped is held, never sent again on its own', async () => {
     const { store, channel, config, d, log } = setup([]);
-    store.beginSending(d, { channel: 'test', sdiName: 'IT01234567890_00001.xml', flow: 'b2b' });
+    store.beginSending(d, { channel: 'test', sdiName: 'IT12345670017_00001.xml', flow: 'b2b' });
     store.markAttempt(d); // the crash happens here, during the call
     const step = new SendStep(store, config, channel, log);
     cleanups.push(() => step.stop());

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { InboundHandler } from '../../src/pipeline/inbound.js';
 import { Store } from '../../src/store/store.js';
 import { validatedDocument } from '../helpers/store.js';
+import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -15,8 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
  * to; a failure of the latest attempt, while SdI has not answered, schedules the send again or
  * fails it after sending.retry.maxAttempts.
  */
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/spec/fatturapa/samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'));
+const FPR12 = example(EX.b2b);
 
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
@@ -39,7 +39,7 @@ function setup(maxAttempts = 0) {
   });
   /** A document handed to the PEC provider as IT01234567890_00001.xml, attempt `attempts`, ref `ref`. */
   const handedOver = (ref: string, attempts = 1): number => {
-    const d = validatedDocument(store, t.dir, 'a.xml', FPR01);
+    const d = validatedDocument(store, t.dir, 'a.xml', FPR12);
     store.beginSending(d, { channel: 'pec', sdiName: 'IT01234567890_00001.xml', flow: 'b2b' });
     for (let i = 0; i < attempts; i++) store.markAttempt(d);
     store.holdInDoubt(d, 'handed to the PEC provider');
