@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
-import pino from 'pino';
 import type { Config } from '../config/schema.js';
 import type { SearchQuery } from '../store/archive-store.js';
 import type { Store } from '../store/store.js';
 import type { Finding } from './archive.js';
-import { openArchive, type OpenedArchive } from './open.js';
-import { verifyPdd, writePdd, type PddDocument } from './pdd.js';
+import type { OpenedArchive } from './open.js';
+import type { PddDocument } from './pdd.js';
 
-/** `fatturad archive …`: verify, search, export and verify a PdD, close the PdA. */
+/**
+ * `fatturad archive …`: verify, search, export and verify a PdD, close the PdA. This module only
+ * declares the commands (it is loaded by every `fatturad` command): the archive itself, pino and
+ * the PdD code are imported by the action that runs.
+ */
 export interface CliHelpers {
-  config: (file: string | undefined) => Config;
-  store: (config: Config, readonly?: boolean) => Store;
+  config: (file: string | undefined) => Promise<Config>;
+  store: (config: Config, readonly?: boolean) => Promise<Store>;
   out: (text: string) => void;
   exit: (code: number) => never;
 }
@@ -68,8 +71,6 @@ function queryOf(o: SearchOpts): SearchQuery | string {
   return q;
 }
 
-const silent = pino({ level: 'silent' });
-
 function describe(f: Finding): string {
   return `${f.code.padEnd(19)} ${f.message}`;
 }
@@ -82,10 +83,11 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
     file: string | undefined,
     fn: (a: OpenedArchive, c: Config) => Promise<T>,
   ): Promise<T> => {
-    const config = h.config(file);
-    const store = h.store(config, false);
+    const config = await h.config(file);
+    const store = await h.store(config, false);
     try {
-      return await fn(await openArchive(config, store, silent), config);
+      const [{ openArchive }, { default: pino }] = await Promise.all([import('./open.js'), import('pino')]);
+      return await fn(await openArchive(config, store, pino({ level: 'silent' })), config);
     } finally {
       store.close();
     }
@@ -174,6 +176,7 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       process.stderr.write(`fatturad: --query ${q}\n`);
       h.exit(2);
     }
+    const { writePdd } = await import('./pdd.js');
     const r = await withArchive(o.config, async (a, config) => {
       const docs = a.astore.search(q);
       if (docs.length === 0) return null;
@@ -267,6 +270,7 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
     )
     .option('--json', 'JSON output')
     .action(async (file: string, o: { json?: boolean }) => {
+      const { verifyPdd } = await import('./pdd.js');
       const r = await verifyPdd(file);
       if (o.json) h.out(JSON.stringify(r, null, 2));
       else {

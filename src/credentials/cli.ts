@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { collectCredentials } from './collect.js';
-import { formatInspection, inspectionJson } from './inspect.js';
-import { statusOf } from './model.js';
-import { checkSecret } from './passwords.js';
-import { readCredentialFile } from './readers.js';
 
-/** `fatturad credentials …`: what expires when, what a file holds, whether a proposed PIN or password is acceptable. */
+/**
+ * `fatturad credentials …`: what expires when, what a file holds, whether a proposed PIN or
+ * password is acceptable. This module only declares the commands (it is loaded by every
+ * `fatturad` command): the readers and rules are imported by the action that runs.
+ */
 export interface CliHelpers {
-  config: (file: string | undefined) => Config;
+  config: (file: string | undefined) => Promise<Config>;
   out: (text: string) => void;
   exit: (code: number) => never;
 }
@@ -64,7 +63,11 @@ export function addCredentialCommands(program: Command, h: CliHelpers): void {
     .option('-c, --config <file>', 'configuration file')
     .option('--json', 'JSON output')
     .action(async (o: { config?: string; json?: boolean }) => {
-      const config = h.config(o.config);
+      const config = await h.config(o.config);
+      const [{ collectCredentials }, { statusOf }] = await Promise.all([
+        import('./collect.js'),
+        import('./model.js'),
+      ]);
       const now = new Date();
       const all = (await collectCredentials(config)).map((c) => ({ ...c, status: statusOf(c, now) }));
       if (o.json) {
@@ -139,6 +142,10 @@ export function addCredentialCommands(program: Command, h: CliHelpers): void {
         process.stderr.write(`fatturad: the environment variable ${o.passwordEnv} is not set\n`);
         h.exit(2);
       }
+      const [{ readCredentialFile }, { formatInspection, inspectionJson }] = await Promise.all([
+        import('./readers.js'),
+        import('./inspect.js'),
+      ]);
       const r = await readCredentialFile(file, password !== undefined ? { password } : {});
       const now = new Date();
       h.out(json ? JSON.stringify(inspectionJson(file, r, now), null, 2) : formatInspection(file, r, now));
@@ -159,6 +166,7 @@ export function addCredentialCommands(program: Command, h: CliHelpers): void {
         h.exit(2);
       }
       const proposal = o.fromEnv ? (process.env[o.fromEnv] ?? '') : await readHidden(`proposed ${o.kind}: `);
+      const { checkSecret } = await import('./passwords.js');
       const r = checkSecret(o.kind, proposal);
       if (r.ok)
         h.out(
