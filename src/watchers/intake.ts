@@ -19,7 +19,7 @@ import {
 } from '../util/fsx.js';
 import { writeRejected } from '../pipeline/reports.js';
 import { checkInput, isAcceptedEntryName, kindOf } from './accept.js';
-import { extractZip, inspectZip, type ZipEntryInfo, type ZipLimits } from './zip.js';
+import { readZip, type ZipLimits } from './zip.js';
 
 /**
  * Claims files from drop folders so that a crash at any instant leaves each file either still in
@@ -346,19 +346,18 @@ export class Intake {
     meta: { sha: string; size: number; at: string },
     batchSeen: Set<string>,
   ): Promise<Judged | 'later'> {
-    const limits = this.zipLimits();
-    const check = await inspectZip(row.claimedPath, limits, isAcceptedEntryName);
-    if (!check.ok) return this.reject(row, folder, meta, check.problems);
-
+    const read = await readZip(row.claimedPath, this.zipLimits(), isAcceptedEntryName);
     const entryDir = `${row.claimedPath}.d`;
-    const entries: { info: ZipEntryInfo; sha: string; size: number; data: Buffer }[] = [];
-    const problems = await extractZip(row.claimedPath, check.entries, limits, async (info, data) => {
-      entries.push({ info, sha: sha256(data), size: data.length, data });
-    });
-    if (problems.length > 0) {
+    if (!read.ok) {
       await fsp.rm(entryDir, { recursive: true, force: true });
-      return this.reject(row, folder, meta, problems);
+      return this.reject(row, folder, meta, read.problems);
     }
+    const entries = read.entries.map(({ info, data }) => ({
+      info,
+      sha: sha256(data),
+      size: data.length,
+      data,
+    }));
     if (entries.some((e) => batchSeen.has(e.sha))) return 'later';
 
     const docs: NewDocument[] = [];

@@ -742,3 +742,26 @@ export async function extractZip(
     zip.close();
   }
 }
+
+/** A zip's accepted entries with their bytes, in central-directory order. */
+export type ZipRead =
+  { ok: true; entries: { info: ZipEntryInfo; data: Buffer }[] } | { ok: false; problems: Finding[] };
+
+/**
+ * Both passes: what intake takes from a dropped zip and what `fatturad validate` checks, with the
+ * same refusals (the first pass's problems, or the second pass's first one). Every entry's bytes
+ * are held in memory, which `limits.maxTotalBytes` bounds.
+ */
+export async function readZip(
+  file: string,
+  limits: ZipLimits,
+  isAcceptedName: (baseName: string) => boolean,
+): Promise<ZipRead> {
+  const check = await inspectZip(file, limits, isAcceptedName);
+  if (!check.ok) return check;
+  const entries: { info: ZipEntryInfo; data: Buffer }[] = [];
+  const problems = await extractZip(file, check.entries, limits, async (info, data) => {
+    entries.push({ info, data });
+  });
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, entries };
+}
