@@ -633,7 +633,7 @@ export class Store {
     keys: readonly InvoiceKey[],
     exceptDocument?: number,
   ): { key: InvoiceKey; documentId: number; name: string }[] {
-    const q = this.db.prepare(
+    const q = this.sql(
       `SELECT k.document_id AS id, d.original_name AS name FROM invoice_keys k JOIN documents d ON d.id = k.document_id
         WHERE k.identity = ? AND d.state NOT IN ('rejected', 'duplicate', 'failed', 'refused') AND d.id <> ? LIMIT 1`,
     );
