@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  *   vectors), used only as oracles and never copied into the project. They are read from
  *   `../shared/spec` beside the project when it is there, otherwise from `.cache/spec`, filled by
  *   `scripts/fetch-spec.sh` (downloaded from the official URLs, each checked against a pinned
- *   SHA-256). `FATTURAD_SPEC_DIR` names another folder (an empty value: none). With neither, the
+ *   SHA-256). `TEST_SPEC_DIR` names another folder (an empty value: none). With neither, the
  *   oracle tests are skipped and the run prints one line saying how to get the files
  *   (`test/global-setup.ts`).
  */
@@ -43,7 +43,7 @@ export const SPEC_HINT =
   'official spec files not found (../shared/spec beside the project, or .cache/spec): the oracle tests are skipped; run scripts/fetch-spec.sh to download them';
 
 function resolveSpecRoot(): string | null {
-  const override = process.env.FATTURAD_SPEC_DIR;
+  const override = process.env.TEST_SPEC_DIR;
   const candidates =
     override !== undefined
       ? [override]
