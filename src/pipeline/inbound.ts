@@ -9,7 +9,7 @@ import { parseNotification } from '../notifications/parse.js';
 import { checkNotificationSignature, describeSignature } from '../notifications/signature.js';
 import type { Notification } from '../notifications/types.js';
 import { finding, type Finding } from '../rules/finding.js';
-import { sdiCodeTitle } from '../rules/sdi-codes.js';
+import { sdiCodeTitle } from '../rules/sdi/catalogue.js';
 import { validateFile } from '../rules/validate.js';
 import type { DocumentRow, NewNotification, NotificationRow, OutboundRow, Store } from '../store/store.js';
 import type { DocumentState } from '../lifecycle/states.js';
@@ -510,7 +510,12 @@ export class InboundHandler {
     let warnings: Finding[] = [];
     let valid = true;
     try {
-      const v = await validateFile(msg.fileName, msg.bytes, { fileName: 'off' });
+      // Judged by the rules in force when SdI received it, and without advice meant for senders.
+      const v = await validateFile(msg.fileName, msg.bytes, {
+        fileName: 'off',
+        asOf: receivedAt(msg.metadata),
+        received: true,
+      });
       valid = v.valid;
       warnings = [...v.errors, ...v.warnings];
     } catch (err) {
@@ -573,6 +578,20 @@ export class InboundHandler {
       );
     }
   }
+}
+
+/**
+ * When SdI received an invoice delivered to us: the DataOraRicezione of its metadata (MT) when
+ * the message carries one, else now (it has just arrived).
+ */
+function receivedAt(metadata: Buffer): Date {
+  if (metadata.length > 0) {
+    const p = parseNotification(metadata);
+    const when = p.ok ? p.notification.dataOraRicezione : undefined;
+    const d = when ? new Date(when) : null;
+    if (d && !Number.isNaN(d.getTime())) return d;
+  }
+  return new Date();
 }
 
 /** One line about a notification, for the document's timeline. */

@@ -22,6 +22,7 @@ export interface Verdict {
   valid: boolean;
   errors: Finding[];
   warnings: Finding[];
+  info: Finding[];
   keys: InvoiceKey[];
   signed: ValidationResult['signed'];
   format?: string;
@@ -33,21 +34,28 @@ export function toVerdict(r: ValidationResult): Verdict {
     valid: r.valid,
     errors: r.errors,
     warnings: r.warnings,
+    info: r.info,
     keys: r.keys,
     signed: r.signed,
     ...(r.format ? { format: r.format } : {}),
   };
 }
 
-export type PoolOptions = Omit<ValidationOptions, 'findSent' | 'now' | 'trustedCAs'> & {
+export type PoolOptions = Omit<ValidationOptions, 'findSent' | 'now' | 'asOf' | 'trustedCAs'> & {
   trustedCAs?: Buffer[];
   now?: Date;
+  asOf?: Date;
 };
 
 export interface PoolItem {
   name: string;
   bytes: Uint8Array;
-  opts: Omit<PoolOptions, 'trustedCAs' | 'now'> & { trustedCAs: Uint8Array[]; now: number };
+  /** Dates cross the thread boundary as milliseconds. */
+  opts: Omit<PoolOptions, 'trustedCAs' | 'now' | 'asOf'> & {
+    trustedCAs: Uint8Array[];
+    now: number;
+    asOf?: number;
+  };
 }
 
 /** One message to a worker: a batch of files. */
@@ -174,11 +182,16 @@ export class ValidationPool {
     if (this.closed) throw new Error('validation pool is closed');
     const now = opts.now ?? new Date();
     if (this.slots.length === 0) return toVerdict(await validateFile(name, bytes, { ...opts, now }));
-    const { trustedCAs = [], now: _now, ...rest } = opts;
+    const { trustedCAs = [], now: _now, asOf, ...rest } = opts;
     const item: PoolItem = {
       name,
       bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      opts: { ...rest, trustedCAs: trustedCAs.map((b) => new Uint8Array(b)), now: now.getTime() },
+      opts: {
+        ...rest,
+        trustedCAs: trustedCAs.map((b) => new Uint8Array(b)),
+        now: now.getTime(),
+        ...(asOf ? { asOf: asOf.getTime() } : {}),
+      },
     };
     return new Promise<Verdict>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });

@@ -10,13 +10,15 @@ if (port) {
       const results: PoolItemResult[] = [];
       for (const item of req.items) {
         try {
+          const { asOf, ...opts } = item.opts;
           const r = await validateFile(
             item.name,
             Buffer.from(item.bytes.buffer, item.bytes.byteOffset, item.bytes.byteLength),
             {
-              ...item.opts,
-              trustedCAs: item.opts.trustedCAs.map((b) => Buffer.from(b)),
-              now: new Date(item.opts.now),
+              ...opts,
+              trustedCAs: opts.trustedCAs.map((b) => Buffer.from(b)),
+              now: new Date(opts.now),
+              ...(asOf !== undefined ? { asOf: new Date(asOf) } : {}),
             },
           );
           results.push({ ok: true, verdict: toVerdict(r) });

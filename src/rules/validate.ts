@@ -3,10 +3,9 @@ import { invoiceKeys, keyIdentity, type InvoiceKey } from '../invoice/keys.js';
 import { looksLikeP7m, unwrapP7m } from '../invoice/p7m.js';
 import { at, parseXml, textAt, type XmlElement } from '../invoice/xml.js';
 import { formatBytes } from '../watchers/accept.js';
-import { checkContent } from './content/index.js';
 import { checkFileName } from './filename.js';
 import { finding, type Finding } from './finding.js';
-import { checkRegistry } from './registry.js';
+import { runChecks } from './sdi/engine.js';
 import { validateStructure } from './structure.js';
 
 /**
@@ -25,6 +24,13 @@ export interface ValidationOptions {
   now?: Date;
   /** Finds invoices already sent with the same keys (00404); none = not checked. */
   findSent?: (keys: InvoiceKey[]) => { key: InvoiceKey; documentId: number; name: string }[];
+  /**
+   * The day whose SdI rules apply (checks in force, the format version, 00403's "today"), when it
+   * is not the day of `now`: `fatturad validate --as-of`, or the day SdI received an invoice.
+   */
+  asOf?: Date;
+  /** A received invoice: advice meant for its sender (e.g. RECIPIENT-RESERVED-AREA) is left out. */
+  received?: boolean;
 }
 
 export interface ValidationResult {
@@ -33,6 +39,8 @@ export interface ValidationResult {
   warnings: Finding[];
   /** The invoice XML (unwrapped from its .p7m). */
   xml?: Buffer;
+  /** Notes: nothing to fix, something to know (kept apart from warnings). */
+  info: Finding[];
   root?: XmlElement;
   keys: InvoiceKey[];
   signed: 'cades' | 'xades' | 'none';
@@ -48,7 +56,9 @@ function withField(f: Finding): Finding {
   return label ? { ...f, field: label } : f;
 }
 
-function result(r: Omit<ValidationResult, 'valid' | 'keys'> & { keys?: InvoiceKey[] }): ValidationResult {
+function result(
+  r: Omit<ValidationResult, 'valid' | 'keys' | 'info'> & { keys?: InvoiceKey[]; info?: Finding[] },
+): ValidationResult {
   const errors = r.errors.map(withField);
   return {
     ...r,
@@ -56,6 +66,7 @@ function result(r: Omit<ValidationResult, 'valid' | 'keys'> & { keys?: InvoiceKe
     warnings: r.warnings.map(withField),
     keys: r.keys ?? [],
     valid: errors.length === 0,
+    info: (r.info ?? []).map(withField),
   };
 }
 
@@ -137,12 +148,18 @@ export async function validateFile(
     );
   }
 
-  errors.push(...checkContent(root, { now: opts.now ?? new Date() }));
-  warnings.push(...checkRegistry(root));
+  const checked = runChecks(root, {
+    now: opts.now ?? new Date(),
+    ...(opts.asOf ? { asOf: opts.asOf } : {}),
+    received: opts.received ?? false,
+  });
+  errors.push(...checked.errors);
+  warnings.push(...checked.warnings);
+  const info = checked.info;
 
   const keys = root.name === 'FatturaElettronica' ? invoiceKeys(root) : [];
   if (opts.findSent) errors.push(...duplicateFindings(keys, opts.findSent));
-  return result({ errors, warnings, xml, root, keys, signed, ...(format ? { format } : {}) });
+  return result({ errors, warnings, info, xml, root, keys, signed, ...(format ? { format } : {}) });
 }
 
 export { keyIdentity };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseXml } from '../../src/invoice/xml.js';
-import { checkContent } from '../../src/rules/content/index.js';
+import { checkContent } from '../../src/rules/sdi/engine.js';
 import { validateStructure } from '../../src/rules/structure.js';
 
 /**

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { parseXml } from '../../../src/invoice/xml.js';
-import { checkContent } from '../../../src/rules/content/index.js';
+import { checkContent } from '../../../src/rules/sdi/engine.js';
 import { validateStructure } from '../../../src/rules/structure.js';
 import type { Finding } from '../../../src/rules/finding.js';
 
