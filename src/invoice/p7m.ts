@@ -116,17 +116,34 @@ function parseCerts(pems: Buffer[]): Pkijs.Certificate[] {
   return out;
 }
 
+/** A CA trusted only in some periods (a trusted list's service history): [from, to) in epoch ms, to null = open. */
+export interface TrustAnchor {
+  cert: Uint8Array;
+  trustedDuring: { from: number; to: number | null }[];
+}
+
 export async function unwrapP7m(
   bytes: Buffer,
-  opts: { trustedCAs?: Buffer[]; now?: Date } = {},
+  opts: { trustedCAs?: Buffer[]; trustAnchors?: TrustAnchor[]; now?: Date } = {},
 ): Promise<P7mResult> {
   await loadPki();
   const now = opts.now ?? new Date();
   const trusted = parseCerts(opts.trustedCAs ?? []);
+  const anchors = (opts.trustAnchors ?? []).flatMap((a) =>
+    parseCerts([Buffer.from(a.cert)]).map((cert) => ({ cert, during: a.trustedDuring })),
+  );
+  const trustedAt = (t: Date, inPeriod: boolean): Pkijs.Certificate[] =>
+    anchors
+      .filter(
+        (a) =>
+          a.during.some((p) => p.from <= t.getTime() && (p.to === null || t.getTime() < p.to)) === inPeriod,
+      )
+      .map((a) => a.cert);
+  const checking = trusted.length + anchors.length > 0;
   const findings: Finding[] = [];
   const warnings: Finding[] = [];
   const signers: SignerInfo[] = [];
-  let issuerCheck: 'trusted' | 'untrusted' | 'not-checked' = trusted.length ? 'trusted' : 'not-checked';
+  let issuerCheck: 'trusted' | 'untrusted' | 'not-checked' = checking ? 'trusted' : 'not-checked';
   let current = bytes;
   for (let layer = 0; layer < MAX_LAYERS; layer++) {
     const der = toDer(current);
@@ -233,28 +250,37 @@ export async function unwrapP7m(
           ),
         );
       }
-      if (trusted.length > 0) {
-        let chained = false;
-        try {
-          const chain = await sd.verify({
-            signer: i,
-            extendedMode: true,
-            checkChain: true,
-            trustedCerts: trusted,
-            checkDate: at > info.notAfter || at < info.notBefore ? info.notBefore : at,
-          });
-          chained = chain.signerCertificateVerified === true;
-        } catch {
-          chained = false;
-        }
-        if (!chained) {
+      if (checking) {
+        const chainsTo = async (trustedCerts: Pkijs.Certificate[]): Promise<boolean> => {
+          if (trustedCerts.length === 0) return false;
+          try {
+            const chain = await sd.verify({
+              signer: i,
+              extendedMode: true,
+              checkChain: true,
+              trustedCerts,
+              checkDate: at > info.notAfter || at < info.notBefore ? info.notBefore : at,
+            });
+            return chain.signerCertificateVerified === true;
+          } catch {
+            return false;
+          }
+        };
+        if (!(await chainsTo([...trusted, ...trustedAt(at, true)]))) {
           issuerCheck = 'untrusted';
+          const lapsed = await chainsTo(trustedAt(at, false));
           findings.push(
-            finding(
-              '00104',
-              `The CA that issued the signature certificate (${info.issuer}) is not among the trusted CAs configured.`,
-              `La CA che ha emesso il certificato di firma (${info.issuer}) non è tra le CA affidabili configurate.`,
-            ),
+            lapsed
+              ? finding(
+                  '00104',
+                  `The CA that issued the signature certificate (${info.issuer}) was not a qualified CA in the trusted list at ${signingTime ? 'the signing time' : 'validation time'} ${at.toISOString()} (its status was not "granted" then).`,
+                  `La CA che ha emesso il certificato di firma (${info.issuer}) non era una CA qualificata nell'elenco di fiducia ${signingTime ? 'al riferimento temporale' : 'al momento della verifica'} ${at.toISOString()} (il suo stato non era "granted").`,
+                )
+              : finding(
+                  '00104',
+                  `The CA that issued the signature certificate (${info.issuer}) is not among the trusted CAs configured.`,
+                  `La CA che ha emesso il certificato di firma (${info.issuer}) non è tra le CA affidabili configurate.`,
+                ),
           );
         }
       }
@@ -277,7 +303,7 @@ export async function unwrapP7m(
       };
     }
   }
-  if (trusted.length === 0) {
+  if (!checking) {
     warnings.push(
       finding(
         'SIGNATURE-CA-NOT-CHECKED',

@@ -1,6 +1,6 @@
 import { fieldLabel } from '../invoice/model/index.js';
 import { invoiceKeys, keyIdentity, type InvoiceKey } from '../invoice/keys.js';
-import { looksLikeP7m, unwrapP7m } from '../invoice/p7m.js';
+import { looksLikeP7m, unwrapP7m, type TrustAnchor } from '../invoice/p7m.js';
 import { at, parseXml, textAt, type XmlElement } from '../invoice/xml.js';
 import { formatBytes } from '../watchers/accept.js';
 import { checkFileName } from './filename.js';
@@ -20,6 +20,8 @@ export interface ValidationOptions {
   maxFileBytes?: number;
   /** PEM/DER certificates of trusted signature CAs; none = issuer "not checked". */
   trustedCAs?: Buffer[];
+  /** CAs of a trusted list, each trusted only in its periods (validation.trustedCAs: tsl). */
+  trustAnchors?: TrustAnchor[];
   /** When the file is (about to be) sent. */
   now?: Date;
   /** Finds invoices already sent with the same keys (00404); none = not checked. */
@@ -103,7 +105,11 @@ export async function validateFile(
   let xml = bytes;
   let signed: ValidationResult['signed'] = 'none';
   if (/\.p7m$/i.test(name) || looksLikeP7m(bytes)) {
-    const p7m = await unwrapP7m(bytes, { trustedCAs: opts.trustedCAs ?? [], now: opts.now ?? new Date() });
+    const p7m = await unwrapP7m(bytes, {
+      trustedCAs: opts.trustedCAs ?? [],
+      trustAnchors: opts.trustAnchors ?? [],
+      now: opts.now ?? new Date(),
+    });
     warnings.push(...p7m.warnings);
     if (!p7m.ok) {
       errors.push(...p7m.findings);
