@@ -15,7 +15,7 @@ export const folderSchema = z.strictObject({
   duplicatesDir: z.string().min(1).optional(),
 });
 
-export const configSchema = z.strictObject({
+const configShape = z.strictObject({
   dataDir: z.string().min(1),
   log: z.strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
@@ -44,9 +44,22 @@ export const configSchema = z.strictObject({
   }),
   validation: z.strictObject({
     enabled: z.boolean(),
-    trustedCAs: z.array(z.string().min(1)),
+    /** CA certificate files, and/or 'tsl' for the kept trusted list (`tsl` alone is a list of one). */
+    trustedCAs: z
+      .union([z.literal('tsl'), z.array(z.string().min(1))])
+      .transform((v) => (typeof v === 'string' ? [v] : v)),
     fileName: z.enum(['error', 'warning', 'off']),
     workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]),
+    /** The trusted list of qualified CAs (ETSI TS 119 612) that `fatturad trust update` keeps. */
+    tsl: z.strictObject({
+      url: z.string().regex(/^https?:\/\//, 'an http(s) URL'),
+      /** Certificates (PEM or DER files) whose keys may sign the list. */
+      signers: z.array(z.string().min(1)),
+      maxBytes: z.number().int().min(1024),
+      timeoutMs: positiveMs,
+      /** Days past NextUpdate the kept list is still used (with a warning). */
+      maxStaleDays: z.number().int().min(0),
+    }),
   }),
   sending: z.strictObject({
     /** Send validated documents to SdI. Off: they stay validated. */
@@ -258,6 +271,17 @@ export const configSchema = z.strictObject({
   }),
 });
 
+/** The trusted list needs its signers: required as soon as trustedCAs names it. */
+export const configSchema = configShape.superRefine((c, ctx) => {
+  if (c.validation.trustedCAs.includes('tsl') && c.validation.tsl.signers.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['validation', 'tsl', 'signers'],
+      message:
+        'required with trustedCAs: tsl: the certificates that sign the trusted list (see docs/validation.md)',
+    });
+});
+
 /** The configuration as written (relative paths, optional folders). */
 export type RawConfig = z.infer<typeof configSchema>;
 
@@ -297,7 +321,11 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
     dataDir,
     paths,
     source,
-    validation: { ...raw.validation, trustedCAs: raw.validation.trustedCAs.map(abs) },
+    validation: {
+      ...raw.validation,
+      trustedCAs: raw.validation.trustedCAs.map((f) => (f === 'tsl' ? f : abs(f))),
+      tsl: { ...raw.validation.tsl, signers: raw.validation.tsl.signers.map(abs) },
+    },
     channel: {
       ...raw.channel,
       sdicoop: {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { TSL, trustedListCredential } from '../trust/anchors.js';
 import { crossCheck, entratelExpiry, parseRomeDateTime } from './entratel.js';
 import type { CertificateInfo, Credential, CredentialKind, Weakness } from './model.js';
 import { readCredentialFile } from './readers.js';
@@ -241,13 +242,26 @@ export async function collectCredentials(config: Config): Promise<Credential[]> 
     for (const [i, f] of a.tsa.ca.entries())
       out.push(await fromFile('tsa-certificate', `tsa-ca:${i + 1}`, f, t, { allCerts: true }));
   }
-  for (const [i, f] of config.validation.trustedCAs.entries())
+  for (const [i, f] of config.validation.trustedCAs.entries()) {
+    if (f === TSL) {
+      // The trusted list expires at its NextUpdate; its signer certificates at their notAfter.
+      out.push(trustedListCredential(config, t));
+      for (const [j, s] of config.validation.tsl.signers.entries())
+        out.push(
+          await fromFile('certificate', `tsl-signer:${j + 1}`, s, t, {
+            label: 'Trusted list signer certificate (validation.tsl.signers)',
+            allCerts: true,
+          }),
+        );
+      continue;
+    }
     out.push(
       await fromFile('certificate', `trusted-ca:${i + 1}`, f, t, {
         label: 'CA trusted for invoice signatures (validation.trustedCAs)',
         allCerts: true,
       }),
     );
+  }
   for (const [i, f] of config.credentials.files.entries())
     out.push(
       await fromFile(f.kind, `file:${i + 1}`, f.path, t, {

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Finding } from '../rules/finding.js';
 import { ValidationPool, poolSize } from '../rules/pool.js';
+import { TSL, TslAnchors } from '../trust/anchors.js';
 import { duplicateFindings } from '../rules/validate.js';
 import type { DocumentRow, Store } from '../store/store.js';
 import { rejectDocument } from './reports.js';
@@ -28,6 +29,8 @@ export class ValidationStep {
   private readonly active = new Set<Promise<void>>();
   private stopped = false;
   private trustedCAs: Buffer[] = [];
+  /** The kept trusted list when validation.trustedCAs names it. */
+  private tsl: TslAnchors | null = null;
   private readonly pool: ValidationPool;
   private readonly concurrency: number;
   private bytesInFlight = 0;
@@ -52,7 +55,9 @@ export class ValidationStep {
 
   private loadCAs(): void {
     this.trustedCAs = [];
+    this.tsl = this.config.validation.trustedCAs.includes(TSL) ? new TslAnchors(this.config, this.log) : null;
     for (const file of this.config.validation.trustedCAs) {
+      if (file === TSL) continue;
       try {
         this.trustedCAs.push(fs.readFileSync(file));
       } catch (err) {
@@ -124,10 +129,13 @@ export class ValidationStep {
     const doc = this.store.getDocument(id);
     if (!doc || doc.state !== 'received' || !doc.path) return;
     const bytes = await fsp.readFile(doc.path);
+    // A trusted list configured but unusable (missing, too old): the CA is not checked at all.
+    const anchors = this.tsl?.current();
     const verdict = await this.pool.validate(doc.originalName, bytes, {
       fileName: this.config.validation.fileName,
       maxFileBytes: this.config.intake.maxFileBytes,
-      trustedCAs: this.trustedCAs,
+      trustedCAs: anchors === null ? [] : this.trustedCAs,
+      trustAnchors: anchors ?? [],
       now: new Date(),
     });
     if (this.store.getDocument(id)?.state !== 'received') return;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Store } from '../store/store.js';
+import { TSL, tslAnchorsFor } from '../trust/anchors.js';
 import type { Finding } from './finding.js';
 import { validateFile } from './validate.js';
 
@@ -46,8 +47,14 @@ export async function runValidate(
   o: { json?: boolean; ca?: string[] },
 ): Promise<number> {
   let trustedCAs: Buffer[];
+  // `tsl` (in the configuration or --ca tsl): the kept trusted list; unusable, the CA is not checked.
+  const tsl = (o.ca ?? config.validation.trustedCAs).includes(TSL) ? tslAnchorsFor(config) : null;
+  if (tsl?.problem ?? tsl?.warning) process.stderr.write(`fatturad: ${tsl?.problem ?? tsl?.warning}\n`);
   try {
-    trustedCAs = (o.ca ?? config.validation.trustedCAs).map((f) => fs.readFileSync(f));
+    trustedCAs =
+      tsl?.anchors === null
+        ? []
+        : (o.ca ?? config.validation.trustedCAs).filter((f) => f !== TSL).map((f) => fs.readFileSync(f));
   } catch (err) {
     process.stderr.write(`fatturad: cannot read a CA certificate: ${(err as Error).message}\n`);
     return 2;
@@ -74,6 +81,7 @@ export async function runValidate(
       const r = await validateFile(file.split(/[\\/]/).pop() ?? file, bytes, {
         fileName: 'error',
         trustedCAs,
+        trustAnchors: tsl?.anchors ?? [],
         now: new Date(),
         ...(store ? { findSent: (keys) => store.findSentKeys(keys) } : {}),
       });
