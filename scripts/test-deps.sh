@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# A second XMLDSig implementation checks the trusted lists the tests sign.
+command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 # The IMAP server of the PEC channel's tests.
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 # The archive's PdD tests check a bag the way an auditor would: unzip, sha256sum, python3.
