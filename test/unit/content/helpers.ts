@@ -63,6 +63,12 @@ export interface PartyId {
 }
 export interface Invoice {
   formato?: string;
+  pecDestinatario?: string;
+  /** The trasmittente's IdCodice (IdPaese IT). */
+  trasmittente?: string;
+  cedenteCF?: string;
+  /** The header's RappresentanteFiscale (1.3): its IdFiscaleIVA and CodiceFiscale. */
+  rappresentante?: { id: PartyId; cf?: string };
   /** The root `versione` attribute; defaults to the formato. */
   versione?: string;
   codiceDestinatario?: string;
@@ -221,21 +227,34 @@ export function invoice(inv: Invoice = {}): string {
       'FatturaElettronicaHeader',
       node(
         'DatiTrasmissione',
-        node('IdTrasmittente', leaf('IdPaese', 'IT'), leaf('IdCodice', '01234567890')),
+        node('IdTrasmittente', leaf('IdPaese', 'IT'), leaf('IdCodice', inv.trasmittente ?? '01234567890')),
         leaf('ProgressivoInvio', '00001'),
         leaf('FormatoTrasmissione', formato),
         leaf('CodiceDestinatario', inv.codiceDestinatario ?? (formato === 'FPA12' ? 'UFABCD' : 'ABC1234')),
+        leaf('PECDestinatario', inv.pecDestinatario),
       ),
       node(
         'CedentePrestatore',
         node(
           'DatiAnagrafici',
           idFiscale(inv.cedente ?? CEDENTE),
+          leaf('CodiceFiscale', inv.cedenteCF),
           node('Anagrafica', leaf('Denominazione', 'ALFA SRL')),
           leaf('RegimeFiscale', inv.regime ?? 'RF01'),
         ),
         sede(),
       ),
+      inv.rappresentante
+        ? node(
+            'RappresentanteFiscale',
+            node(
+              'DatiAnagrafici',
+              idFiscale(inv.rappresentante.id),
+              leaf('CodiceFiscale', inv.rappresentante.cf),
+              node('Anagrafica', leaf('Denominazione', 'GAMMA SRL')),
+            ),
+          )
+        : undefined,
       node(
         'CessionarioCommittente',
         node(
@@ -262,6 +281,16 @@ export interface SemplificataLine {
 }
 export interface Semplificata {
   codiceDestinatario?: string;
+  pecDestinatario?: string;
+  /** The trasmittente's IdCodice (IdPaese IT). */
+  trasmittente?: string;
+  cedente?: PartyId;
+  cedenteCF?: string;
+  /** The cedente's RappresentanteFiscale IdFiscaleIVA. */
+  rappresentante?: PartyId;
+  /** null: no IdFiscaleIVA for the cessionario. */
+  cessionario?: PartyId | null;
+  cessionarioCF?: string;
   regime?: string;
   /** One array of DatiBeniServizi per body. */
   bodies?: SemplificataLine[][];
@@ -275,19 +304,31 @@ export function semplificata(s: Semplificata = {}): string {
       'FatturaElettronicaHeader',
       node(
         'DatiTrasmissione',
-        node('IdTrasmittente', leaf('IdPaese', 'IT'), leaf('IdCodice', '01234567890')),
+        node('IdTrasmittente', leaf('IdPaese', 'IT'), leaf('IdCodice', s.trasmittente ?? '01234567890')),
         leaf('ProgressivoInvio', '00001'),
         leaf('FormatoTrasmissione', 'FSM10'),
         leaf('CodiceDestinatario', s.codiceDestinatario ?? 'ABC1234'),
+        leaf('PECDestinatario', s.pecDestinatario),
       ),
       node(
         'CedentePrestatore',
-        idFiscale(CEDENTE),
+        idFiscale(s.cedente ?? CEDENTE),
+        leaf('CodiceFiscale', s.cedenteCF),
         leaf('Denominazione', 'ALFA SRL'),
         sede(),
+        s.rappresentante
+          ? node('RappresentanteFiscale', idFiscale(s.rappresentante), leaf('Denominazione', 'GAMMA SRL'))
+          : undefined,
         leaf('RegimeFiscale', s.regime ?? 'RF01'),
       ),
-      node('CessionarioCommittente', node('IdentificativiFiscali', idFiscale(CESSIONARIO))),
+      node(
+        'CessionarioCommittente',
+        node(
+          'IdentificativiFiscali',
+          s.cessionario === null ? undefined : idFiscale(s.cessionario ?? CESSIONARIO),
+          leaf('CodiceFiscale', s.cessionarioCF),
+        ),
+      ),
     ),
     ...(s.bodies ?? [[{ importo: '122.00' }]]).map((lines, i) =>
       node(
