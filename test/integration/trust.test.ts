@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT } from '../helpers/daemon.js';
+import { CLI, ROOT, readLog, runCli, waitFor, waitForEvent } from '../helpers/daemon.js';
 import { TestPki, type Issued } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildTsl, signTsl, type TslService } from '../helpers/tsl.js';
@@ -250,6 +250,57 @@ describe('fatturad trust', () => {
     expect(codes[0]).not.toContain('SIGNATURE-CA-NOT-CHECKED');
     expect(codes[1]).toContain('00104');
     expect(codes[1]).not.toContain('SIGNATURE-CA-NOT-CHECKED');
+  });
+
+  it('the daemon: validation workers check CAs against the kept list (granted passes, withdrawn gets 00104)', async () => {
+    const dir = path.join(t.dir, 'daemon');
+    const outbox = path.join(dir, 'outbox');
+    fs.mkdirSync(outbox, { recursive: true });
+    const dcfg = path.join(dir, 'fatturad.yaml');
+    fs.writeFileSync(
+      dcfg,
+      [
+        `dataDir: ${dir}/var`,
+        'log: { level: info, format: json }',
+        'http: { port: 0 }',
+        'channel: { type: none }',
+        'archive: { enabled: false }',
+        `intake: { folders: [{ path: ${outbox} }], stableMs: 0 }`,
+        'validation:',
+        '  trustedCAs: tsl',
+        '  fileName: off',
+        '  workers: 1',
+        `  tsl: { url: ${base}/TSL-IT.xml, signers: [${listSigner.cert}] }`,
+        '',
+      ].join('\n'),
+    );
+    expect((await cli(['trust', 'update', '-c', dcfg])).code).toBe(0);
+    const logFile = path.join(dir, 'daemon.log');
+    const d = runCli(['start', '--config', dcfg], logFile);
+    try {
+      await waitForEvent(logFile, 'daemon.ready');
+      fs.writeFileSync(
+        path.join(outbox, 'IT12345670017_DGOOD.xml.p7m'),
+        qualified.sign(EXAMPLE, qualified.issue('Anna Verdi')),
+      );
+      fs.writeFileSync(
+        path.join(outbox, 'IT12345670017_DBAD1.xml.p7m'),
+        withdrawn.sign(
+          Buffer.from(EXAMPLE.toString().replace(/<Numero>[^<]*</, '<Numero>W1<')),
+          withdrawn.issue('Carlo Neri'),
+        ),
+      );
+      const passed = await waitForEvent(logFile, 'validation.passed');
+      const rejected = await waitForEvent(logFile, 'validation.rejected');
+      expect(passed.file).toBe('IT12345670017_DGOOD.xml.p7m');
+      expect(passed.warnings).not.toContain('SIGNATURE-CA-NOT-CHECKED');
+      expect(rejected.file).toBe('IT12345670017_DBAD1.xml.p7m');
+      expect(rejected.codes).toEqual(['00104']);
+      await waitFor('trust.list_loaded', () => readLog(logFile).find((l) => l.event === 'trust.list_loaded'));
+    } finally {
+      d.child.kill('SIGTERM');
+      await d.exited;
+    }
   });
 
   it('credentials: the kept list is watched until its NextUpdate, with its signer certificate', async () => {

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unwrapP7m } from '../../src/invoice/p7m.js';
-import { anchorsOf, freshness, type KeptList } from '../../src/trust/anchors.js';
+import type { Config } from '../../src/config/schema.js';
+import type { Logger } from '../../src/log.js';
+import { anchorsOf, freshness, TslAnchors, type KeptList } from '../../src/trust/anchors.js';
 import { grantedPeriods, statusName } from '../../src/trust/tsl.js';
 import { readSignerCerts, TslRefused, verifyTrustedList, type SignerCert } from '../../src/trust/verify.js';
 import { TestPki, type Issued } from '../helpers/pki.js';
@@ -281,5 +283,46 @@ describe('00104 with the service history', () => {
       trustedCAs: [fs.readFileSync(stranger.ca.cert)],
     });
     expect(codes(r)).toEqual([]);
+  });
+});
+
+describe('the daemon view of the kept list (TslAnchors)', () => {
+  it('missing: null, said once; written: loaded; past NextUpdate: stale, then too old and null', () => {
+    const dataDir = path.join(t.dir, 'anchors-data');
+    const lines: { level: string; event: unknown }[] = [];
+    const log = {
+      info: (o: { event: unknown }) => lines.push({ level: 'info', event: o.event }),
+      warn: (o: { event: unknown }) => lines.push({ level: 'warn', event: o.event }),
+      error: (o: { event: unknown }) => lines.push({ level: 'error', event: o.event }),
+    } as unknown as Logger;
+    const config = {
+      dataDir,
+      validation: { trustedCAs: ['tsl'], tsl: { maxStaleDays: 10 } },
+    } as unknown as Config;
+    const a = new TslAnchors(config, log);
+    const now = new Date('2026-06-01T00:00:00Z');
+    expect(a.current(now)).toBeNull();
+    expect(a.current(now)).toBeNull();
+    expect(lines).toEqual([{ level: 'error', event: 'trust.list_unusable' }]);
+    const v = verifyTrustedList(Buffer.from(signTsl(list(), listSigner)), signers);
+    const kept: KeptList = {
+      ...v.list,
+      nextUpdate: '2026-07-01T00:00:00.000Z',
+      format: 'fatturad-tsl/1',
+      source: 'test',
+      updatedAt: now.toISOString(),
+      checkedAt: now.toISOString(),
+      xmlFile: 'tsl.xml',
+      xmlSha256: '',
+      signer: v.signer,
+    };
+    fs.mkdirSync(path.join(dataDir, 'trust'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'trust', 'tsl.json'), JSON.stringify(kept));
+    expect(a.current(now)).toHaveLength(2);
+    expect(lines.at(-1)).toEqual({ level: 'info', event: 'trust.list_loaded' });
+    expect(a.current(new Date('2026-07-05T00:00:00Z'))).toHaveLength(2);
+    expect(lines.at(-1)).toEqual({ level: 'warn', event: 'trust.list_stale' });
+    expect(a.current(new Date('2026-07-20T00:00:00Z'))).toBeNull();
+    expect(lines.at(-1)).toEqual({ level: 'error', event: 'trust.list_unusable' });
   });
 });
