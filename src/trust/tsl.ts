@@ -16,7 +16,8 @@ export const CA_QC = 'http://uri.etsi.org/TrstSvc/Svctype/CA/QC';
 
 const STATUS_PREFIXES = [
   'http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/',
-  // TS 119 612 v1 / TS 102 231 (national statuses before eIDAS).
+  // TS 102 231 v3 and TS 119 612 v1 (lists under Directive 1999/93/EC, before eIDAS).
+  'http://uri.etsi.org/TrstSvc/eSigDir-1999-93-EC-TrustedList/Svcstatus/',
   'http://uri.etsi.org/TrstSvc/Svcstatus/',
 ];
 

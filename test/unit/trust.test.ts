@@ -217,6 +217,9 @@ describe('statuses and periods', () => {
   it('the EU and the older national status URIs', () => {
     expect(statusName('http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted')).toBe('granted');
     expect(statusName('http://uri.etsi.org/TrstSvc/Svcstatus/accredited')).toBe('accredited');
+    expect(
+      statusName('http://uri.etsi.org/TrstSvc/eSigDir-1999-93-EC-TrustedList/Svcstatus/undersupervision'),
+    ).toBe('undersupervision');
     const at = (s: string): string => new Date(s).toISOString();
     expect(
       grantedPeriods([
