@@ -31,20 +31,23 @@ import {
 import { all, at, parseXml, textAt, type XmlElement } from '../../src/invoice/xml.js';
 import { buildNotification, escapeXml } from '../../src/notifications/build.js';
 import { TestPki } from '../helpers/pki.js';
+import { EX, example, specPath } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
  * The preservation package index (UNI 11386:2020 SInCRO PIndex) with AgID Allegato 5 metadata,
- * the fiscal search keys read from invoices, and the rapporto di versamento. Every PIndex built
- * here is validated by xmllint against the SInCRO 2.0 schema of the shared spec folder.
+ * the fiscal search keys read from invoices (the project's examples), and the rapporto di
+ * versamento. Every PIndex built here is validated by xmllint against the SInCRO 2.0 schema, an
+ * oracle read from the spec folder (test/helpers/spec.ts); without it the PIndex tests are skipped.
  */
 
-const SHARED = path.resolve(import.meta.dirname, '../../../shared/spec');
-const XSD = path.join(SHARED, 'preservation/sincro-v2-PIndex.xsd');
-const sample = (name: string): Buffer => fs.readFileSync(path.join(SHARED, 'fatturapa/samples', name));
-const FPA01 = sample('IT01234567890_FPA01.xml');
-const FPA03 = sample('IT01234567890_FPA03.xml');
-const FPR01 = sample('IT01234567890_FPR01.xml');
+const XSD = specPath('preservation', 'sincro-v2-PIndex.xsd') ?? '';
+/** FPA12: cedente with IdFiscaleIVA, cessionario (the PA) with CodiceFiscale only. */
+const FPA12 = example(EX.pa);
+/** A lotto of three FPR12 bodies. */
+const LOTTO = example(EX.lotto);
+/** FPR12 B2B: cessionario with IdFiscaleIVA, ImportoTotaleDocumento given. */
+const FPR12 = example(EX.b2b);
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const edit = (b: Buffer, from: string, to: string): Buffer => {
@@ -88,71 +91,67 @@ afterAll(() => tmp.cleanup());
 
 describe('invoice facts', () => {
   it('FPA12 sample: cedente with IdFiscaleIVA, cessionario with CodiceFiscale only', async () => {
-    expect(await facts('IT01234567890_FPA01.xml', FPA01)).toEqual({
-      bodies: [{ numero: '123', data: '2017-01-18', tipoDocumento: 'TD01' }],
+    expect(await facts('IT12345670017_PA001.xml', FPA12)).toEqual({
+      bodies: [{ numero: 'PA-7', data: '2026-01-20', tipoDocumento: 'TD01', importoTotale: '1220.00' }],
       parties: [
-        { role: 'cedente', denominazione: 'ALPHA SRL', partitaIva: 'IT01234567890' },
-        { role: 'cessionario', denominazione: 'AMMINISTRAZIONE BETA', codiceFiscale: '09876543210' },
+        { role: 'cedente', denominazione: 'OFFICINE ESEMPIO SRL', partitaIva: 'IT12345670017' },
+        { role: 'cessionario', denominazione: 'COMUNE DI ESEMPIO', codiceFiscale: '80024680581' },
       ],
       formato: 'FPA12',
       signed: false,
     });
   });
 
-  it('a lotto (FPA03): every body, in order', async () => {
-    const f = await facts('IT01234567890_FPA03.xml', FPA03);
+  it('a lotto: every body, in order', async () => {
+    const f = await facts('IT12345670017_LOT01.xml', LOTTO);
     expect(f.bodies.map((b) => [b.numero, b.data])).toEqual([
-      ['12', '2017-01-18'],
-      ['456', '2017-01-20'],
+      ['B-101', '2026-01-15'],
+      ['B-102', '2026-01-16'],
+      ['B-103', '2026-01-16'],
     ]);
   });
 
   it('Nome + Cognome instead of Denominazione; ImportoTotaleDocumento', async () => {
-    let x = edit(
-      FPR01,
-      '<Denominazione>DITTA BETA</Denominazione>',
+    const x = edit(
+      FPR12,
+      '<Denominazione>DISTRIBUZIONE PROVA SPA</Denominazione>',
       '<Nome>MARIO</Nome><Cognome>ROSSI</Cognome>',
     );
-    x = edit(
-      x,
-      '<Numero>123</Numero>',
-      '<Numero>123</Numero><ImportoTotaleDocumento>36.60</ImportoTotaleDocumento>',
-    );
-    const f = await facts('IT01234567890_FPR01.xml', x);
+    const f = await facts('IT12345670017_B2B01.xml', x);
     expect(f.formato).toBe('FPR12');
     expect(f.parties[1]).toEqual({
       role: 'cessionario',
       nome: 'MARIO',
       cognome: 'ROSSI',
-      codiceFiscale: '09876543210',
+      partitaIva: 'IT07654320584',
     });
     expect(f.bodies[0]).toEqual({
-      numero: '123',
-      data: '2014-12-18',
+      numero: 'B-101',
+      data: '2026-01-15',
       tipoDocumento: 'TD01',
-      importoTotale: '36.60',
+      importoTotale: '724.89',
     });
   });
 
   it('ISO-8859-1 file', async () => {
-    const text = FPR01.toString('utf8')
+    const text = FPR12.toString('utf8')
       .replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
-      .replace('DITTA BETA', 'DITTÀ BETA & FIGLI');
+      .replace('DISTRIBUZIONE PROVA SPA', 'DISTRIBUZIONE PROVÀ & FIGLI');
     const f = await facts('x.xml', Buffer.from(text.replace('&', '&amp;'), 'latin1'));
-    expect(f.parties[1]?.denominazione).toBe('DITTÀ BETA & FIGLI');
+    expect(f.parties[1]?.denominazione).toBe('DISTRIBUZIONE PROVÀ & FIGLI');
   });
 
   it('signed: CAdES .p7m unwrapped, XAdES ds:Signature noticed', async () => {
-    const p7m = pki.sign(FPR01, pki.issue('Mario Rossi'));
-    const signed = await facts('IT01234567890_FPR01.xml.p7m', p7m);
+    const p7m = pki.sign(FPR12, pki.issue('Mario Rossi'));
+    const signed = await facts('IT12345670017_B2B01.xml.p7m', p7m);
     expect(signed.signed).toBe(true);
-    expect(signed.bodies).toEqual((await facts('IT01234567890_FPR01.xml', FPR01)).bodies);
+    expect(signed.bodies).toEqual((await facts('IT12345670017_B2B01.xml', FPR12)).bodies);
     const xades = edit(
-      FPR01,
+      FPR12,
       '</p:FatturaElettronica>',
       '<ds:Signature><ds:SignedInfo/></ds:Signature></p:FatturaElettronica>',
     );
-    expect((await facts('IT01234567890_FPR01.xml', xades)).signed).toBe(true);
+    expect((await facts('IT12345670017_B2B01.xml', xades)).signed).toBe(true);
   });
 
   const FSM = (cessionario: string): Buffer =>
@@ -220,9 +219,9 @@ describe('invoice facts', () => {
     ['random bytes', 'x.xml', Buffer.from([0x00, 0xff, 0x13, 0x37, 0x42])],
     ['empty', 'x.xml', Buffer.alloc(0)],
     ['not an invoice', 'x.xml', Buffer.from('<?xml version="1.0"?><Foo><Bar/></Foo>')],
-    ['malformed', 'x.xml', Buffer.from(FPA01.subarray(0, 900))],
-    ['no Numero', 'x.xml', edit(FPA01, '<Numero>123</Numero>', '')],
-    ['bad Data', 'x.xml', edit(FPA01, '<Data>2017-01-18</Data>', '<Data>18/01/2017</Data>')],
+    ['malformed', 'x.xml', Buffer.from(FPA12.subarray(0, 900))],
+    ['no Numero', 'x.xml', edit(FPA12, '<Numero>PA-7</Numero>', '')],
+    ['bad Data', 'x.xml', edit(FPA12, '<Data>2026-01-20</Data>', '<Data>20/01/2026</Data>')],
     ['no header', 'x.xml', Buffer.from('<p:FatturaElettronica versione="FPR12" xmlns:p="urn:x"/>')],
     ['garbage .p7m', 'x.xml.p7m', Buffer.from('MIIgarbage')],
     ['DOCTYPE', 'x.xml', Buffer.from('<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>')],
@@ -233,49 +232,52 @@ describe('invoice facts', () => {
 
 describe('search keys (DMEF 2014 art. 3)', () => {
   it('one row per (body, party) with the IdentificativoSdI', async () => {
-    const rows = searchKeys(await facts('IT01234567890_FPA03.xml', FPA03), '4242');
-    expect(rows).toHaveLength(4);
+    const rows = searchKeys(await facts('IT12345670017_LOT01.xml', LOTTO), '4242');
+    expect(rows).toHaveLength(6);
     expect(rows[0]).toEqual({
       role: 'cedente',
-      denominazione: 'ALPHA SRL',
+      denominazione: 'OFFICINE ESEMPIO SRL',
       nome: null,
       cognome: null,
-      codiceFiscale: null,
-      partitaIva: 'IT01234567890',
-      data: '2017-01-18',
-      numero: '12',
+      codiceFiscale: '12345670017',
+      partitaIva: 'IT12345670017',
+      data: '2026-01-15',
+      numero: 'B-101',
       tipoDocumento: 'TD01',
       identificativoSdI: '4242',
     });
     expect(rows.map((r) => [r.role, r.numero])).toEqual([
-      ['cedente', '12'],
-      ['cessionario', '12'],
-      ['cedente', '456'],
-      ['cessionario', '456'],
+      ['cedente', 'B-101'],
+      ['cessionario', 'B-101'],
+      ['cedente', 'B-102'],
+      ['cessionario', 'B-102'],
+      ['cedente', 'B-103'],
+      ['cessionario', 'B-103'],
     ]);
-    expect(rows[3]?.codiceFiscale).toBe('09876543210');
+    expect(rows[3]?.partitaIva).toBe('IT07654320584');
+    expect(rows[3]?.codiceFiscale).toBeNull();
   });
 });
 
 describe('Allegato 5 metadata', () => {
   it('active FPA12: IdDoc, registration, subjects, format, checks, retention', async () => {
-    const f = await facts('IT01234567890_FPA01.xml', FPA01);
+    const f = await facts('IT12345670017_PA001.xml', FPA12);
     const xml = allegato5({
-      sha256: sha(FPA01),
-      fileName: 'IT01234567890_FPA01.xml',
+      sha256: sha(FPA12),
+      fileName: 'IT12345670017_PA001.xml',
       facts: f,
       flow: 'active',
       identificativoSdI: '123456789',
       retentionYears: 10,
       related: [
-        { fileName: 'IT01234567890_FPA01_RC_001.xml', sha256: 'a'.repeat(64), kind: 'Ricevuta di consegna' },
+        { fileName: 'IT12345670017_PA001_RC_001.xml', sha256: 'a'.repeat(64), kind: 'Ricevuta di consegna' },
       ],
       software: { version: '0.1.0', producer: 'fatturad' },
     });
     const r = parse(xml);
     expect([r.name, r.ns]).toEqual(['DocumentoInformatico', AGID_METADATA_NS]);
     expect(textAt(r, 'IdDoc/ImprontaCrittograficaDelDocumento/Impronta')).toBe(
-      createHash('sha256').update(FPA01).digest('base64'),
+      createHash('sha256').update(FPA12).digest('base64'),
     );
     expect(textAt(r, 'IdDoc/ImprontaCrittograficaDelDocumento/Algoritmo')).toBe('SHA-256');
     expect(textAt(r, 'IdDoc/Identificativo')).toBe('123456789');
@@ -283,30 +285,30 @@ describe('Allegato 5 metadata', () => {
     expect(textAt(r, 'TipologiaDocumentale')).toBe('Fattura');
     expect(textAt(r, 'DatiDiRegistrazione/TipologiaDiFlusso')).toBe('U');
     expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/TipoRegistro')).toBe('Nessuno');
-    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/DataDocumento')).toBe('2017-01-18');
-    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('123');
+    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/DataDocumento')).toBe('2026-01-20');
+    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('PA-7');
     const roles = all(r, 'Soggetti/Ruolo').map((ruolo) => ruolo.children[0] as XmlElement);
     expect(roles.map((x) => [x.name, textAt(x, 'TipoRuolo')])).toEqual([
       ['Autore', 'Autore'],
       ['Mittente', 'Mittente'],
       ['Destinatario', 'Destinatario'],
     ]);
-    expect(textAt(roles[0], 'PG/DenominazioneOrganizzazione')).toBe('ALPHA SRL');
-    expect(textAt(roles[0], 'PG/CodiceFiscale_PartitaIva')).toBe('IT01234567890');
-    expect(textAt(roles[2], 'PG/DenominazioneOrganizzazione')).toBe('AMMINISTRAZIONE BETA');
-    expect(textAt(roles[2], 'PG/CodiceFiscale_PartitaIva')).toBe('09876543210');
+    expect(textAt(roles[0], 'PG/DenominazioneOrganizzazione')).toBe('OFFICINE ESEMPIO SRL');
+    expect(textAt(roles[0], 'PG/CodiceFiscale_PartitaIva')).toBe('IT12345670017');
+    expect(textAt(roles[2], 'PG/DenominazioneOrganizzazione')).toBe('COMUNE DI ESEMPIO');
+    expect(textAt(roles[2], 'PG/CodiceFiscale_PartitaIva')).toBe('80024680581');
     expect(textAt(r, 'ChiaveDescrittiva/Oggetto')).toBe(
-      'Fattura (TD01) n. 123 del 2017-01-18 emessa da ALPHA SRL a AMMINISTRAZIONE BETA',
+      'Fattura (TD01) n. PA-7 del 2026-01-20 emessa da OFFICINE ESEMPIO SRL a COMUNE DI ESEMPIO',
     );
     expect(textAt(r, 'Allegati/NumeroAllegati')).toBe('1');
-    expect(textAt(r, 'Allegati/IndiceAllegati/IdDoc/Identificativo')).toBe('IT01234567890_FPA01_RC_001.xml');
+    expect(textAt(r, 'Allegati/IndiceAllegati/IdDoc/Identificativo')).toBe('IT12345670017_PA001_RC_001.xml');
     expect(textAt(r, 'Allegati/IndiceAllegati/Descrizione')).toBe('Ricevuta di consegna');
     expect(textAt(r, 'Riservato')).toBe('false');
     expect(textAt(r, 'IdentificativoDelFormato/Formato')).toBe('application/xml');
     expect(textAt(r, 'IdentificativoDelFormato/ProdottoSoftware/NomeProdotto')).toBe('fatturad');
     expect(textAt(r, 'IdentificativoDelFormato/ProdottoSoftware/VersioneProdotto')).toBe('0.1.0');
     expect(textAt(r, 'Verifica/FirmatoDigitalmente')).toBe('false');
-    expect(textAt(r, 'NomeDelDocumento')).toBe('IT01234567890_FPA01.xml');
+    expect(textAt(r, 'NomeDelDocumento')).toBe('IT12345670017_PA001.xml');
     expect(textAt(r, 'VersioneDelDocumento')).toBe('1');
     expect(textAt(r, 'TempoDiConservazione')).toBe('10');
     // Element order as in the AgID schema.
@@ -328,17 +330,23 @@ describe('Allegato 5 metadata', () => {
   });
 
   it('passive, signed, natural person, lotto, escaping', async () => {
+    // The lotto's buyer made a natural person with a codice fiscale.
     let x = edit(
-      FPA03,
-      '<Denominazione>AMMINISTRAZIONE BETA</Denominazione>',
+      LOTTO,
+      '<IdFiscaleIVA>\n          <IdPaese>IT</IdPaese>\n          <IdCodice>07654320584</IdCodice>\n        </IdFiscaleIVA>',
+      '<CodiceFiscale>RSSMRA80A01H501U</CodiceFiscale>',
+    );
+    x = edit(
+      x,
+      '<Denominazione>DISTRIBUZIONE PROVA SPA</Denominazione>',
       '<Nome>MARIO</Nome><Cognome>ROSSI</Cognome>',
     );
     x = edit(
       x,
-      '<Denominazione>ALPHA SRL</Denominazione>',
+      '<Denominazione>OFFICINE ESEMPIO SRL</Denominazione>',
       '<Denominazione>A &amp; B &lt;"C"&gt; D\'E</Denominazione>',
     );
-    const name = 'IT01234567890_FPA03.xml.p7m';
+    const name = 'IT12345670017_LOT01.xml.p7m';
     const p7m = pki.sign(x, pki.issue('Signer'));
     const f = await facts(name, p7m);
     const xml = allegato5({
@@ -356,14 +364,15 @@ describe('Allegato 5 metadata', () => {
       /^acquisizione di un documento informatico per via telematica/,
     );
     expect(textAt(r, 'DatiDiRegistrazione/TipologiaDiFlusso')).toBe('E');
-    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('12');
+    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('B-101');
     expect(textAt(r, 'Soggetti/Ruolo/Autore/PG/DenominazioneOrganizzazione')).toBe('A & B <"C"> D\'E');
     const dest = all(r, 'Soggetti/Ruolo')[2];
     expect(textAt(dest, 'Destinatario/PF/Cognome')).toBe('ROSSI');
     expect(textAt(dest, 'Destinatario/PF/Nome')).toBe('MARIO');
-    expect(textAt(dest, 'Destinatario/PF/CodiceFiscale')).toBe('09876543210');
+    expect(textAt(dest, 'Destinatario/PF/CodiceFiscale')).toBe('RSSMRA80A01H501U');
     expect(textAt(r, 'ChiaveDescrittiva/Oggetto')).toBe(
-      'Lotto di 2 documenti: Fattura (TD01) n. 12 del 2017-01-18; Fattura (TD01) n. 456 del 2017-01-20 emessa da A & B <"C"> D\'E a MARIO ROSSI',
+      'Lotto di 3 documenti: Fattura (TD01) n. B-101 del 2026-01-15; Fattura (TD01) n. B-102 del 2026-01-16; ' +
+        'Fattura (TD01) n. B-103 del 2026-01-16 emessa da A & B <"C"> D\'E a MARIO ROSSI',
     );
     expect(textAt(r, 'Allegati/NumeroAllegati')).toBe('0');
     expect(textAt(r, 'IdentificativoDelFormato/Formato')).toBe('application/pkcs7-mime');
@@ -371,9 +380,9 @@ describe('Allegato 5 metadata', () => {
   });
 
   it('rejects what it cannot describe', async () => {
-    const f = await facts('x.xml', FPA01);
+    const f = await facts('x.xml', FPA12);
     const base = {
-      sha256: sha(FPA01),
+      sha256: sha(FPA12),
       fileName: 'x.xml',
       facts: f,
       flow: 'active' as const,
@@ -414,7 +423,7 @@ function minimal(over: Partial<PIndexInput> = {}, file: Partial<PIndexFile> = {}
           {
             id: 'F1',
             path: 'doc/IT01234567890_FPA01.xml',
-            sha256: sha(FPA01),
+            sha256: sha(FPA12),
             format: 'application/xml',
             ...file,
           },
@@ -437,19 +446,19 @@ interface Doc {
   receipts: { name: string; bytes: Buffer; kind: string }[];
 }
 
-describe('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
+describe.skipIf(!XSD)('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
   const now = new Date('2026-02-01T09:30:00Z');
   let docs: Doc[];
   let input: PIndexInput;
 
   beforeAll(async () => {
-    const signedFpa01 = pki.sign(FPA01, pki.issue('Legale Rappresentante'));
+    const signedFpa12 = pki.sign(FPA12, pki.issue('Legale Rappresentante'));
     docs = [
       {
         document: 'D000001',
         flow: 'active',
         idSdI: '1000001',
-        invoice: { name: 'IT01234567890_00001.xml.p7m', bytes: signedFpa01 },
+        invoice: { name: 'IT01234567890_00001.xml.p7m', bytes: signedFpa12 },
         receipts: [
           {
             name: 'IT01234567890_00001_RC_001.xml',
@@ -481,7 +490,7 @@ describe('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
         document: 'D000002',
         flow: 'active',
         idSdI: '1000002',
-        invoice: { name: 'IT01234567890_00002.xml', bytes: FPA03 },
+        invoice: { name: 'IT01234567890_00002.xml', bytes: LOTTO },
         receipts: [
           {
             name: 'IT01234567890_00002_RC_001.xml',
@@ -501,7 +510,7 @@ describe('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
         document: 'D000003',
         flow: 'passive',
         idSdI: '2000001',
-        invoice: { name: 'IT01234567890_FPR01.xml', bytes: FPR01 },
+        invoice: { name: 'IT01234567890_FPR01.xml', bytes: FPR12 },
         receipts: [
           {
             name: 'IT01234567890_FPR01_MT_001.xml',
@@ -512,7 +521,7 @@ describe('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
               identificativoSdI: '2000001',
               nomeFile: 'IT01234567890_FPR01.xml',
               codiceDestinatario: '0000000',
-              invoiceBytes: FPR01,
+              invoiceBytes: FPR12,
               messageId: '114',
               now,
             }),
@@ -744,7 +753,7 @@ describe('PIndex (UNI 11386:2020 SInCRO 2.0)', () => {
       ['no holder', minimal({ holders: [] })],
       ['no signer', minimal({ authorizedSigners: [] })],
       ['holder role', minimal({ holders: [{ ...HOLDER, role: 'owner' }] })],
-      ['uppercase hash', minimal({}, { sha256: sha(FPA01).toUpperCase() })],
+      ['uppercase hash', minimal({}, { sha256: sha(FPA12).toUpperCase() })],
       ['short hash', minimal({}, { sha256: 'abc' })],
       ['source hash', minimal({ sources: [{ id: 'P', path: 'p.xml', sha256: '' }] })],
       ['empty relation', minimal({}, { relations: [{ type: 't', value: [] }] })],
