@@ -76,10 +76,10 @@ describe('00423-AMBIGUOUS: PrezzoTotale matches only under a reading of the chec
   it('the warning names the reading that matched and the one it could not confirm', () => {
     const [w] = content(both('90.00')).filter((f) => f.code === '00423-AMBIGUOUS');
     expect(w?.message).toMatch(
-      /matches only when reading the Percentuale of a discount that gives both Percentuale and Importo gives 90/,
+      /matches only when reading the Percentuale of a discount that gives both Percentuale and Importo \(expected 90\.00\)/,
     );
     expect(w?.message).toMatch(
-      /reading the Importo of a discount that gives both Percentuale and Importo gives 95/,
+      /when reading the Importo of a discount that gives both Percentuale and Importo \(expected 95\.00\), SdI would refuse it/,
     );
     expect(w?.message).toMatch(/could not confirm/);
     expect(w?.messageIt).toMatch(/torna solo leggendo la Percentuale di uno sconto/);
@@ -89,15 +89,15 @@ describe('00423-AMBIGUOUS: PrezzoTotale matches only under a reading of the chec
   it('for a negative Importo, names both readings of the sign', () => {
     const [w] = content(negative('95.00')).filter((f) => f.code === '00423-AMBIGUOUS');
     expect(w?.message).toMatch(/only when reading a negative Importo taken as an amount/);
-    expect(w?.message).toMatch(/reading a negative Importo taken with its sign .* gives 105/);
+    expect(w?.message).toMatch(/reading a negative Importo taken with its sign .* \(expected 105\.00\)/);
     expect(w?.messageIt).toMatch(/un Importo negativo preso in valore assoluto/);
   });
 
   it('the error lists what every reading gives', () => {
     const [e] = content(both('85.00')).filter((f) => f.code === '00423');
     expect(e?.message).toMatch(/under no reading/);
-    expect(e?.message).toMatch(/gives 90/);
-    expect(e?.message).toMatch(/gives 95/);
+    expect(e?.message).toMatch(/\(expected 90\.00\)/);
+    expect(e?.message).toMatch(/\(expected 95\.00\)/);
     expect(e?.messageIt).toMatch(/in nessuna lettura/);
   });
 

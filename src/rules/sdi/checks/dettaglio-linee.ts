@@ -124,7 +124,8 @@ function describeReading(r: Reading, open: Open): [en: string, it: string] {
   return [parts.map((p) => p[0]).join(' and '), parts.map((p) => p[1]).join(' e ')];
 }
 
-const show = (b: Big): string => b.round(8).toString();
+/** An amount with 2 to 8 decimals, as the format writes them. */
+const show = (b: Big): string => b.toFixed(8).replace(/0{1,6}$/, '');
 
 /**
  * 00423: PrezzoTotale = (PrezzoUnitario with discounts and markups in cascade) × Quantita
@@ -150,8 +151,8 @@ export const prezzoTotale00423 = bodyCheck(
           out.push(
             finding(
               '00423',
-              `PrezzoTotale ${total.toString()} should be PrezzoUnitario × Quantita with discounts = ${show(expected)} (difference ${show(diff)}, tolerance 0.01).`,
-              `Il PrezzoTotale ${total.toString()} dovrebbe essere PrezzoUnitario × Quantita con sconti = ${show(expected)} (differenza ${show(diff)}, tolleranza 0,01).`,
+              `PrezzoTotale ${show(total)} should be PrezzoUnitario × Quantita with discounts = ${show(expected)} (difference ${show(diff)}, tolerance 0.01).`,
+              `Il PrezzoTotale ${show(total)} dovrebbe essere PrezzoUnitario × Quantita con sconti = ${show(expected)} (differenza ${show(diff)}, tolleranza 0,01).`,
               where,
             ),
           );
@@ -166,14 +167,17 @@ export const prezzoTotale00423 = bodyCheck(
       if (matched.length === results.length) continue;
       const list = (xs: typeof results, lang: 0 | 1): string =>
         xs
-          .map((x) => `${describeReading(x.r, open)[lang]} ${lang === 0 ? 'gives' : 'dà'} ${show(x.value)}`)
-          .join('; ');
+          .map(
+            (x) =>
+              `${describeReading(x.r, open)[lang]} (${lang === 0 ? 'expected' : 'valore atteso'} ${show(x.value)})`,
+          )
+          .join(lang === 0 ? '; or ' : '; oppure ');
       if (matched.length === 0) {
         out.push(
           finding(
             '00423',
-            `PrezzoTotale ${total.toString()} matches PrezzoUnitario × Quantita with discounts under no reading (tolerance 0.01): ${list(results, 0)}.`,
-            `Il PrezzoTotale ${total.toString()} non corrisponde a PrezzoUnitario × Quantita con sconti in nessuna lettura (tolleranza 0,01): ${list(results, 1)}.`,
+            `PrezzoTotale ${show(total)} matches PrezzoUnitario × Quantita with discounts under no reading (tolerance 0.01): ${list(results, 0)}.`,
+            `Il PrezzoTotale ${show(total)} non corrisponde a PrezzoUnitario × Quantita con sconti in nessuna lettura (tolleranza 0,01): ${list(results, 1)}.`,
             where,
           ),
         );
@@ -183,8 +187,8 @@ export const prezzoTotale00423 = bodyCheck(
       out.push(
         finding(
           '00423-AMBIGUOUS',
-          `PrezzoTotale ${total.toString()} matches only when reading ${list(matched, 0)}; reading ${list(failed, 0)}, SdI would refuse it (00423). The check list does not say which reading SdI uses and fatturad could not confirm it: the file passes, check SdI's answer.`,
-          `Il PrezzoTotale ${total.toString()} torna solo leggendo ${list(matched, 1)}; leggendo ${list(failed, 1)}, lo SdI lo scarterebbe (00423). L'elenco dei controlli non dice quale lettura usa lo SdI e fatturad non ha potuto confermarla: il file passa, verificare l'esito dello SdI.`,
+          `PrezzoTotale ${show(total)} matches only when reading ${list(matched, 0)}; when reading ${list(failed, 0)}, SdI would refuse it (00423). The check list does not say which reading SdI uses and fatturad could not confirm it: the file passes, check SdI's answer.`,
+          `Il PrezzoTotale ${show(total)} torna solo leggendo ${list(matched, 1)}; leggendo ${list(failed, 1)} lo SdI lo scarterebbe (00423). L'elenco dei controlli non dice quale lettura usa lo SdI e fatturad non ha potuto confermarla: il file passa, verificare l'esito dello SdI.`,
           where,
         ),
       );
