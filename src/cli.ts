@@ -30,8 +30,9 @@ Exit codes:
   0  success
   1  runtime failure (the log or stderr says why)
   2  usage error (unknown command or option)
-  3  invalid configuration (each problem names the key path, the value and what was expected)
-  4  another fatturad is already running on the same data folder
+  3  invalid configuration (each problem names the key path, the value and what was expected),
+     including a secret it names that is missing
+  4  another fatturad is already running on the same data folder or drop folder
 
 Configuration: embedded defaults (config/default.yaml), then --config FILE (or FATTURAD_CONFIG),
 then FATTURAD_* environment variables (FATTURAD_HTTP__PORT=9000 sets http.port).`;
@@ -82,17 +83,16 @@ export function buildProgram(): Command {
     .action(async (o: { config?: string }) => {
       const config = await configOrExit(o.config);
       const { createLogger } = await import('./log.js');
-      const { AlreadyRunningError, runDaemon } = await import('./daemon.js');
+      const { StartError, runDaemon } = await import('./daemon.js');
       const log = createLogger(config.log);
       try {
         await runDaemon(config, { configFile: o.config ?? null, log });
       } catch (err) {
-        const already = err instanceof AlreadyRunningError;
-        log.fatal(
-          { event: already ? 'daemon.already_running' : 'daemon.start_failed', err },
-          (err as Error).message,
-        );
-        log.flush(() => process.exit(already ? EXIT.ALREADY_RUNNING : EXIT.FAILURE));
+        // An operator's problem (a missing secret, a taken folder or port): one line, its own
+        // event and exit code (3, 4, 1), no stack trace. Anything else: daemon.start_failed.
+        if (err instanceof StartError) log.fatal({ event: err.event, ...err.fields }, err.message);
+        else log.fatal({ event: 'daemon.start_failed', err }, (err as Error).message);
+        log.flush(() => process.exit(err instanceof StartError ? err.exitCode : EXIT.FAILURE));
       }
     });
 
@@ -236,11 +236,12 @@ export function buildProgram(): Command {
     .description(
       'check invoice files as SdI would, before sending (exit 0 all valid, 1 any invalid, 2 usage or I/O error)',
     )
-    .argument('<files...>', 'FatturaPA files (.xml, .xml.p7m, .p7m)')
+    .argument('<files...>', 'FatturaPA files (.xml, .xml.p7m, .p7m), or .zip (each entry, as intake takes a zip)')
     .option('--json', 'print exactly one JSON array on standard output')
     .option('--ca <file...>', 'trusted signature CA certificates (PEM/DER); default: validation.trustedCAs')
+    .option('--as-of <YYYY-MM-DD>', "apply SdI's rules in force on that day (default: today)")
     .option('-c, --config <file>', 'configuration file (YAML)')
-    .action(async (files: string[], o: { json?: boolean; ca?: string[]; config?: string }) => {
+    .action(async (files: string[], o: { json?: boolean; ca?: string[]; asOf?: string; config?: string }) => {
       const config = await configOrExit(o.config);
       const { runValidate } = await import('./rules/validate-cli.js');
       process.exitCode = await runValidate(files, config, o);
@@ -342,8 +343,22 @@ export function buildProgram(): Command {
     )
     .argument('[file]', 'configuration file (YAML)')
     .option('--quiet', 'print nothing when valid')
-    .action(async (file: string | undefined, o: { quiet?: boolean }) => {
+    .option(
+      '--skip-secrets',
+      "do not check that the secrets it names are there (in a shell without the service's variables and files)",
+    )
+    .action(async (file: string | undefined, o: { quiet?: boolean; skipSecrets?: boolean }) => {
       const config = await configOrExit(file);
+      const { missingSecrets } = await import('./config/secrets.js');
+      const missing = o.skipSecrets ? [] : missingSecrets(config);
+      if (missing.length) {
+        // The key path and the variable or file of each; never a value.
+        process.stderr.write(
+          `fatturad: invalid configuration (${config.source ?? 'embedded defaults'}): missing secrets:\n` +
+            missing.map((m) => `  ${m.problem}\n`).join(''),
+        );
+        process.exit(EXIT.CONFIG);
+      }
       if (!o.quiet) {
         out(`configuration OK (${config.source ?? 'embedded defaults'})`);
         out(JSON.stringify(config, null, 2));

@@ -1,8 +1,9 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { assertSecrets } from './config/secrets.js';
+import { DATA_LOCK, FolderLockedError, lockFolder, lockFolders, type HeldLock } from './lock.js';
 import { OpsServer, type HealthReport } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
@@ -16,7 +17,7 @@ import { ArchiveStep } from './pipeline/archive-step.js';
 import { openArchive } from './archive/open.js';
 import { CredentialMonitor } from './credentials/monitor.js';
 import type { Channel } from './channels/channel.js';
-import { openChannel } from './channels/registry.js';
+import { ChannelConfigError, openChannel } from './channels/registry.js';
 import { SdiCoopChannel } from './channels/soap/sdicoop.js';
 import type { PecSimulator } from './sim/pec.js';
 import { SdiSimulator } from './sim/simulator.js';
@@ -24,8 +25,71 @@ import { VERSION } from './version.js';
 
 /** The composition root: builds every part from the configuration and wires them together. */
 
-export class AlreadyRunningError extends Error {
+/**
+ * A start that cannot succeed for a reason the operator fixes (not a bug): logged as one line,
+ * its `event` and `fields`, without a stack trace, and the process exits with `exitCode`.
+ */
+export class StartError extends Error {
+  override name = 'StartError';
+  constructor(
+    message: string,
+    readonly event: string,
+    readonly exitCode: number,
+    readonly fields: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** A folder this daemon needs is already taken by another running fatturad (exit 4). */
+export class AlreadyRunningError extends StartError {
   override name = 'AlreadyRunningError';
+  constructor(message: string, fields: Record<string, unknown> = {}) {
+    super(message, 'daemon.already_running', 4, fields);
+  }
+}
+
+/** The configuration cannot be used (exit 3): a missing secret, an incomplete channel. */
+export class ConfigStartError extends StartError {
+  override name = 'ConfigStartError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`, 'config.invalid', 3, { problems });
+  }
+}
+
+function alreadyRunning(err: FolderLockedError): AlreadyRunningError {
+  return new AlreadyRunningError(err.message, {
+    folder: err.folder,
+    role: err.role,
+    otherPid: err.pid,
+    ...(err.host ? { otherHost: err.host } : {}),
+    lock: err.file,
+  });
+}
+
+/** A port that cannot be listened on: one line naming it, the key to change, no stack trace. */
+function listenFailed(err: unknown, event: string, key: string, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return err;
+  const why =
+    code === 'EADDRINUSE'
+      ? `another process is already listening on ${host}:${port}`
+      : code === 'EACCES'
+        ? `not allowed to listen on ${host}:${port} (a port below 1024 needs a capability)`
+        : `${host} is not an address of this machine`;
+  const hint =
+    code === 'EADDRNOTAVAIL'
+      ? `set ${key.replace(/port$/, 'host')} to an address of this machine`
+      : `set ${key} to a free port (FATTURAD_${key
+          .split('.')
+          .map((k) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase())
+          .join('__')}=...), or stop the other process (ss -ltnp 'sport = :${port}')`;
+  return new StartError(`cannot listen on ${host}:${port}: ${why}; ${hint}`, event, 1, {
+    host,
+    port,
+    code,
+    hint,
+  });
 }
 
 export interface DaemonOptions {
@@ -35,26 +99,15 @@ export interface DaemonOptions {
   reloadConfig?: () => Config;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** One daemon per data folder: a PID file, taken over when its process is gone. */
-function takePidFile(file: string): void {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    if (pid && pid !== process.pid && processAlive(pid)) {
-      throw new AlreadyRunningError(`another fatturad (pid ${pid}) is running on this data folder (${file})`);
-    }
-  } catch (err) {
-    if (err instanceof AlreadyRunningError) throw err;
-  }
-  fs.writeFileSync(file, `${process.pid}\n`);
+/** The folders a daemon owns besides its data folder: those it takes files from or writes for the ERP. */
+export function ownedFolders(c: Config): { folder: string; role: string }[] {
+  const out = c.intake.folders.map((f) => ({ folder: f.path, role: 'drop folder' }));
+  if (c.channel.type !== 'none') out.push({ folder: c.passive.importDir, role: 'import folder' });
+  const sim =
+    (c.channel.type === 'sdicoop' && c.channel.sdicoop.simulator) ||
+    (c.channel.type === 'pec' && c.channel.pec.simulator);
+  if (sim) out.push({ folder: path.join(c.dataDir, 'sim', 'deliver'), role: "simulator's deliver folder" });
+  return out;
 }
 
 export class Daemon {
@@ -70,12 +123,15 @@ export class Daemon {
   private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
   private ops: OpsServer | null = null;
+  /** The locks held: the data folder first, then the folders of ownedFolders(). */
+  private locks: HeldLock[] = [];
   readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | null = null;
   private starting: Promise<void> | null = null;
   httpPort: number | null = null;
+  private ready = false;
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -93,10 +149,16 @@ export class Daemon {
 
   private async doStart(): Promise<void> {
     const c = this.config;
+    try {
+      assertSecrets(c);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigStartError(err.problems);
+      throw err;
+    }
     for (const dir of [c.dataDir, c.paths.spool, c.paths.claimed, c.paths.rejected, c.paths.duplicates]) {
       await fsp.mkdir(dir, { recursive: true });
     }
-    takePidFile(path.join(c.dataDir, 'fatturad.pid'));
+    this.takeLocks(c);
     this.store = new Store(c.paths.db);
     this.log.info(
       {
@@ -109,6 +171,17 @@ export class Daemon {
       },
       `fatturad ${VERSION} starting`,
     );
+
+    // The ports first: a port taken by another process stops the start before anything is sent.
+    if (c.http.enabled) {
+      this.ops = new OpsServer(() => this.health(), this.metrics, this.log);
+      const ops = this.ops;
+      this.httpPort = (
+        await ops.listen(c.http.host, c.http.port).catch((err: unknown) => {
+          throw listenFailed(err, 'http.listen_failed', 'http.port', c.http.host, c.http.port);
+        })
+      ).port;
+    }
 
     // SdI side first: answers that arrive while intake starts are stored at once.
     const store = this.store;
@@ -141,12 +214,27 @@ export class Daemon {
         },
       );
     }
-    const opened = await openChannel(c, this.log, store);
+    const opened = await openChannel(c, this.log, store).catch((err: unknown) => {
+      throw err instanceof ChannelConfigError ? new ConfigStartError([err.message]) : err;
+    });
     this.channel = opened.channel;
     this.simulator = opened.simulator;
     if (this.channel) {
       const inbound = this.inbound;
-      await this.channel.start((m) => inbound.handle(m));
+      const listen = c.channel.sdicoop.listen;
+      await this.channel
+        .start((m) => inbound.handle(m))
+        .catch((err: unknown) => {
+          throw c.channel.type === 'sdicoop'
+            ? listenFailed(
+                err,
+                'sdicoop.listen_failed',
+                'channel.sdicoop.listen.port',
+                listen.host,
+                listen.port,
+              )
+            : err;
+        });
       if (this.simulator instanceof SdiSimulator && this.channel instanceof SdiCoopChannel)
         this.simulator.connect(this.channel.endpoints);
       this.sending = new SendStep(store, c, this.channel, this.log, {
@@ -199,10 +287,7 @@ export class Daemon {
     );
     await this.watcher.start();
 
-    if (c.http.enabled) {
-      this.ops = new OpsServer(() => this.health(), this.metrics, this.log);
-      this.httpPort = (await this.ops.listen(c.http.host, c.http.port)).port;
-    }
+    this.ready = true;
     this.log.info(
       {
         event: 'daemon.ready',
@@ -225,6 +310,72 @@ export class Daemon {
           `Watch a file's fate with "fatturad status" and "fatturad show <file>"; ` +
           `to receive an invoice, drop one into ${path.join(c.dataDir, 'sim', 'deliver')}: it arrives in ${c.passive.importDir}`,
       );
+  }
+
+  /**
+   * The data folder, then every folder this daemon takes files from or writes for the ERP: a
+   * second daemon on any of them exits with code 4 naming the folder and the other PID. A drop
+   * folder that cannot be locked for another reason (an unmounted share) is watched all the same,
+   * with a warning.
+   */
+  private takeLocks(c: Config): void {
+    try {
+      this.locks.push(lockFolder(c.dataDir, 'data folder', DATA_LOCK));
+      for (const f of ownedFolders(c)) {
+        try {
+          this.locks.push(...lockFolders([f]));
+        } catch (err) {
+          if (err instanceof FolderLockedError) throw err;
+          this.log.warn(
+            {
+              event: 'daemon.lock_unavailable',
+              folder: f.folder,
+              role: f.role,
+              reason: (err as Error).message,
+            },
+            `cannot lock the ${f.role} ${f.folder} (${(err as Error).message}): a second fatturad on it would not be refused`,
+          );
+        }
+      }
+    } catch (err) {
+      for (const l of this.locks.reverse()) l.release();
+      this.locks = [];
+      throw err instanceof FolderLockedError ? alreadyRunning(err) : err;
+    }
+  }
+
+  /** At a reload: locks the folders new in `next`, releases those no longer used. */
+  private relock(next: Config): void {
+    const key = (f: { folder: string }): string => path.resolve(f.folder);
+    const wanted = new Set(ownedFolders(next).map(key));
+    const have = new Set(this.locks.slice(1).map((l) => path.resolve(l.folder)));
+    const added: HeldLock[] = [];
+    try {
+      for (const f of ownedFolders(next)) {
+        if (have.has(key(f)) || added.some((l) => path.resolve(l.folder) === key(f))) continue;
+        try {
+          added.push(lockFolder(f.folder, f.role));
+        } catch (err) {
+          if (err instanceof FolderLockedError) throw err;
+          this.log.warn(
+            {
+              event: 'daemon.lock_unavailable',
+              folder: f.folder,
+              role: f.role,
+              reason: (err as Error).message,
+            },
+            `cannot lock the ${f.role} ${f.folder} (${(err as Error).message}): a second fatturad on it would not be refused`,
+          );
+        }
+      }
+    } catch (err) {
+      for (const l of added) l.release();
+      throw err;
+    }
+    const [data, ...rest] = this.locks;
+    const kept = rest.filter((l) => wanted.has(path.resolve(l.folder)));
+    for (const l of rest) if (!wanted.has(path.resolve(l.folder))) l.release();
+    this.locks = [...(data ? [data] : []), ...kept, ...added];
   }
 
   health(): HealthReport {
@@ -259,6 +410,8 @@ export class Daemon {
     for (const [folder, h] of this.watcher?.folderHealth ?? []) {
       checks[`folder:${folder}`] = { ok: h.ok, ...(h.error ? { detail: h.error } : {}) };
     }
+    // The health port opens early in the start (a taken port stops it before anything is sent).
+    if (!this.ready) checks.starting = { ok: false, detail: 'the daemon is starting' };
     const ok = Object.values(checks).every((x) => x.ok) && this.stopping === null;
     return {
       status: ok ? 'ok' : 'degraded',
@@ -285,6 +438,16 @@ export class Daemon {
           problems: err instanceof ConfigError ? err.problems : [String(err)],
         },
         'configuration reload failed; the running configuration is kept',
+      );
+      return;
+    }
+    try {
+      this.relock(next);
+    } catch (err) {
+      this.metrics.configReloads.inc({ result: 'failed' });
+      this.log.error(
+        { event: 'config.reload_failed', problems: [(err as Error).message] },
+        `configuration reload failed: ${(err as Error).message}; the running configuration is kept`,
       );
       return;
     }
@@ -317,9 +480,9 @@ export class Daemon {
   }
 
   /** Stops taking files, finishes the batch in progress, closes the store. */
-  stop(): Promise<void> {
+  stop(opts: { quiet?: boolean } = {}): Promise<void> {
     this.stopping ??= (async () => {
-      this.log.info({ event: 'daemon.stopping' }, 'stopping: finishing work in progress');
+      if (!opts.quiet) this.log.info({ event: 'daemon.stopping' }, 'stopping: finishing work in progress');
       await this.starting?.catch(() => undefined);
       await this.watcher?.close();
       await this.intake?.stop();
@@ -332,8 +495,9 @@ export class Daemon {
       await this.ops?.close();
       this.store?.close();
       this.store = null;
-      await fsp.rm(path.join(this.config.dataDir, 'fatturad.pid'), { force: true });
-      this.log.info({ event: 'daemon.stopped' }, 'stopped');
+      for (const l of this.locks.reverse()) l.release();
+      this.locks = [];
+      if (!opts.quiet) this.log.info({ event: 'daemon.stopped' }, 'stopped');
     })();
     return this.stopping;
   }
@@ -379,6 +543,12 @@ export async function runDaemon(config: Config, opts: RunOptions): Promise<Daemo
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => void daemon.reload());
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (err) {
+    // Release what the start took (locks, ports, the store) before the caller exits.
+    await daemon.stop({ quiet: true }).catch(() => undefined);
+    throw err;
+  }
   return daemon;
 }

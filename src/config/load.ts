@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -122,6 +123,33 @@ function secretEnvNames(tree: unknown): string[] {
   );
 }
 
+/**
+ * The folders whose default lives under dataDir, so that moving dataDir (FATTURAD_DATA_DIR alone)
+ * moves every folder a daemon takes files from or writes files to, and two daemons with different
+ * dataDirs share nothing by default. An empty value means the default; an explicit path wins and
+ * is resolved against the working directory like every other path. (The archive folder and the
+ * simulator's folders are derived the same way, in resolveConfig and the channel registry.)
+ */
+export const DATA_DIR_DEFAULTS = {
+  /** intake.folders, when neither the file nor the environment gives it: one drop folder. */
+  outbox: 'outbox',
+  /** passive.importDir: '' → received invoices for the ERP. */
+  inbox: 'inbox',
+} as const;
+
+function withDataDirDefaults(merged: unknown, explicit: unknown): unknown {
+  if (!isTree(merged) || typeof merged.dataDir !== 'string' || !merged.dataDir) return merged;
+  const dataDir = merged.dataDir;
+  const join = (leaf: string): string => path.join(dataDir, leaf);
+  const out: Tree = { ...merged };
+  // Only when neither the file nor the environment names folders: an explicit [] stays an error.
+  if (isTree(out.intake) && getAt(explicit, ['intake', 'folders']) === undefined)
+    out.intake = { ...out.intake, folders: [{ path: join(DATA_DIR_DEFAULTS.outbox) }] };
+  if (isTree(out.passive) && out.passive.importDir === '')
+    out.passive = { ...out.passive, importDir: join(DATA_DIR_DEFAULTS.inbox) };
+  return out;
+}
+
 export interface LoadOptions {
   file?: string | null;
   env?: NodeJS.ProcessEnv;
@@ -134,12 +162,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const file = opts.file ?? env[`${ENV_PREFIX}CONFIG`] ?? null;
   const defaults = readYaml(DEFAULT_CONFIG_FILE);
   let merged = defaults;
-  if (file) merged = deepMerge(merged, readYaml(file));
+  const fromFile = file ? readYaml(file) : {};
+  if (file) merged = deepMerge(merged, fromFile);
   // The variables that hold secrets (named by the *Env keys) are not configuration keys.
   const secretVars = new Set(secretEnvNames(merged));
   const configEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !secretVars.has(k)));
-  merged = deepMerge(merged, envOverrides(configEnv, defaults));
-  const parsed = configSchema.safeParse(merged);
+  const fromEnv = envOverrides(configEnv, defaults);
+  merged = deepMerge(merged, fromEnv);
+  const parsed = configSchema.safeParse(withDataDirDefaults(merged, deepMerge(fromFile, fromEnv)));
   if (!parsed.success) {
     throw new ConfigError(file ?? 'embedded defaults', formatIssues(parsed.error.issues, merged));
   }

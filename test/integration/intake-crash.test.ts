@@ -181,7 +181,8 @@ describe(`intake under SIGKILL (seed ${SEED})`, () => {
     await waitFor(
       'the outbox to drain and every claim to close',
       () => {
-        if (fs.readdirSync(outbox).length > 0 || !fs.existsSync(dbFile)) return false;
+        if (fs.readdirSync(outbox).filter((n) => !n.startsWith('.')).length > 0 || !fs.existsSync(dbFile))
+          return false;
         const db = new Database(dbFile, { readonly: true });
         try {
           const open = db.prepare(`SELECT count(*) AS n FROM intake WHERE status <> 'done'`).get() as {

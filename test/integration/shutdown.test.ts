@@ -52,10 +52,14 @@ describe('daemon lifecycle', () => {
       const done = db.prepare(`SELECT count(*) AS n FROM intake`).get() as { n: number };
       db.close();
       expect(open.n).toBe(0);
-      expect(done.n + fs.readdirSync(outbox).length).toBe(N);
+      expect(done.n + fs.readdirSync(outbox).filter((n) => !n.startsWith('.')).length).toBe(N);
 
       const d2 = runCli(['start', '--config', cfg], logFile);
-      await waitFor('outbox drained', () => fs.readdirSync(outbox).length === 0, 30_000);
+      await waitFor(
+        'outbox drained',
+        () => fs.readdirSync(outbox).filter((n) => !n.startsWith('.')).length === 0,
+        30_000,
+      );
       await waitFor('all claims done', () => {
         const db2 = new Database(dbFile, { readonly: true });
         try {
@@ -111,7 +115,10 @@ describe('daemon lifecycle', () => {
       await waitForEvent(logFile, 'config.reloaded');
       fs.mkdirSync(outbox2, { recursive: true });
       fs.writeFileSync(path.join(outbox2, 'IT01234567890_00002.xml'), '<y/>');
-      await waitFor('file in the new folder claimed', () => fs.readdirSync(outbox2).length === 0);
+      await waitFor(
+        'file in the new folder claimed',
+        () => fs.readdirSync(outbox2).filter((n) => !n.startsWith('.')).length === 0,
+      );
 
       d.child.kill('SIGTERM');
       expect((await d.exited).code).toBe(0);

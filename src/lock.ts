@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * One daemon per folder it owns: its data folder, and every folder it takes files from (the drop
+ * folders, the simulator's deliver folder) or writes files for the ERP into (the import folder).
+ * Each gets a lock file made with O_EXCL and holding the owner's PID, host, boot and process start
+ * time, so that a lock left by a process that is gone (a crash, a SIGKILL, a reboot, a PID reused
+ * by another program) is taken over, and a live one is refused (exit 4) naming the folder and the
+ * PID. In the drop folders the lock is a dot-file, which intake never takes.
+ */
+
+/** The lock file in a folder the daemon takes files from or writes to. */
+export const FOLDER_LOCK = '.fatturad.lock';
+/** The lock file in the data folder (the name earlier versions used, so they see it too). */
+export const DATA_LOCK = 'fatturad.pid';
+
+export class FolderLockedError extends Error {
+  override name = 'FolderLockedError';
+  constructor(
+    readonly folder: string,
+    readonly role: string,
+    readonly pid: number | null,
+    readonly host: string | null,
+    readonly file: string,
+  ) {
+    const who =
+      host && host !== os.hostname()
+        ? `pid ${pid ?? '?'} on host ${host}; if fatturad no longer runs there, remove ${file}`
+        : `pid ${pid ?? '?'}`;
+    super(`another fatturad (${who}) is running on the ${role} ${folder}`);
+  }
+}
+
+interface LockContent {
+  pid: number;
+  host?: string;
+  bootId?: string;
+  startTime?: string;
+  role?: string;
+}
+
+function bootId(): string | undefined {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's start time in clock ticks since boot (Linux), to tell a reused PID apart. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function own(role: string): LockContent {
+  const bid = bootId();
+  const st = startTimeOf(process.pid);
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    ...(bid ? { bootId: bid } : {}),
+    ...(st ? { startTime: st } : {}),
+    role,
+  };
+}
+
+/** A plain PID (earlier versions) or the JSON line this version writes; null if unreadable. */
+function read(file: string): LockContent | null | 'missing' {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
+  }
+  if (/^\d+$/.test(text)) return { pid: Number(text) };
+  try {
+    const v = JSON.parse(text) as Partial<LockContent>;
+    return typeof v.pid === 'number' && v.pid > 0 ? (v as LockContent) : null;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type Owner = 'self' | 'alive' | 'stale';
+
+function ownerOf(lock: LockContent): Owner {
+  const me = own('');
+  // Another machine or container: its processes cannot be seen from here; assume it runs.
+  if (lock.host && lock.host !== me.host) return 'alive';
+  if (lock.bootId && me.bootId && lock.bootId !== me.bootId) return 'stale';
+  if (lock.pid === process.pid)
+    return !lock.startTime || !me.startTime || lock.startTime === me.startTime ? 'self' : 'stale';
+  if (!processAlive(lock.pid)) return 'stale';
+  if (lock.startTime) {
+    const now = startTimeOf(lock.pid);
+    if (now !== undefined && now !== lock.startTime) return 'stale';
+  }
+  return 'alive';
+}
+
+export interface HeldLock {
+  folder: string;
+  file: string;
+  release(): void;
+}
+
+/**
+ * Takes the lock file `name` in `folder` (made if missing) for this process, or throws
+ * FolderLockedError. A lock of a process that is gone is taken over; an unreadable one (being
+ * written at this instant, or garbage) is taken over once it is older than a few seconds.
+ */
+export function lockFolder(folder: string, role: string, name = FOLDER_LOCK): HeldLock {
+  fs.mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, name);
+  const content = `${JSON.stringify(own(role))}\n`;
+  const held: HeldLock = {
+    folder,
+    file,
+    release: () => {
+      const cur = read(file);
+      if (cur !== 'missing' && cur !== null && cur.pid === process.pid) fs.rmSync(file, { force: true });
+    },
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      try {
+        fs.writeSync(fd, content);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return held;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const cur = read(file);
+    if (cur === 'missing') continue;
+    if (cur === null) {
+      let age = Infinity;
+      try {
+        age = Date.now() - fs.statSync(file).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age < 5_000) throw new FolderLockedError(folder, role, null, null, file);
+    } else {
+      const owner = ownerOf(cur);
+      if (owner === 'self') {
+        fs.writeFileSync(file, content);
+        return held;
+      }
+      if (owner === 'alive') throw new FolderLockedError(folder, role, cur.pid, cur.host ?? null, file);
+    }
+    // Stale: move it aside and make ours again (O_EXCL decides between two daemons racing). If
+    // what was moved is not the lock judged stale, another daemon took the folder in between:
+    // its lock goes back and this one gives way.
+    const aside = `${file}.${process.pid}.stale`;
+    try {
+      fs.renameSync(file, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    const moved = read(aside);
+    if (JSON.stringify(moved) !== JSON.stringify(cur)) {
+      try {
+        fs.linkSync(aside, file);
+      } catch {
+        /* the place is taken again: that one decides */
+      }
+      fs.rmSync(aside, { force: true });
+      const pid = moved !== 'missing' && moved !== null ? moved.pid : null;
+      throw new FolderLockedError(folder, role, pid, null, file);
+    }
+    fs.rmSync(aside, { force: true });
+  }
+  const cur = read(file);
+  const pid = cur !== 'missing' && cur !== null ? cur.pid : null;
+  throw new FolderLockedError(folder, role, pid, null, file);
+}
+
+/**
+ * Locks every folder in order (the same folder named twice is locked once, under its first role);
+ * on a refusal, releases the ones taken and throws.
+ */
+export function lockFolders(folders: { folder: string; role: string; name?: string }[]): HeldLock[] {
+  const held: HeldLock[] = [];
+  const seen = new Set<string>();
+  try {
+    for (const f of folders) {
+      const key = path.join(path.resolve(f.folder), f.name ?? FOLDER_LOCK);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      held.push(lockFolder(f.folder, f.role, f.name));
+    }
+  } catch (err) {
+    for (const h of held.reverse()) h.release();
+    throw err;
+  }
+  return held;
+}
