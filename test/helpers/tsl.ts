@@ -102,7 +102,7 @@ export function buildTsl(o: {
 export function signTsl(
   xml: string,
   signer: { key: string; cert: string },
-  o: { signatureAlgorithm?: string } = {},
+  o: { signatureAlgorithm?: string; xades?: boolean } = {},
 ): string {
   const read = (p: string): string => (p.includes('-----BEGIN') ? p : fs.readFileSync(p, 'utf8'));
   const hasId = /<tsl:TrustServiceStatusList[^>]* Id="/.test(xml);
@@ -111,6 +111,20 @@ export function signTsl(
     publicCert: read(signer.cert),
     signatureAlgorithm: o.signatureAlgorithm ?? 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     canonicalizationAlgorithm: 'http://www.w3.org/2001/10/xml-exc-c14n#',
+    // XAdES-BES as AgID signs: SignedProperties in a ds:Object, covered by a second reference.
+    ...(o.xades
+      ? {
+          objects: [
+            {
+              content:
+                '<xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#sig">' +
+                '<xades:SignedProperties Id="xades-signed"><xades:SignedSignatureProperties>' +
+                `<xades:SigningTime>${new Date().toISOString()}</xades:SigningTime>` +
+                '</xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties>',
+            },
+          ],
+        }
+      : {}),
   });
   sig.addReference({
     xpath: '/*',
@@ -121,6 +135,12 @@ export function signTsl(
     ],
     isEmptyUri: !hasId,
   });
+  if (o.xades)
+    sig.addReference({
+      xpath: "//*[local-name(.)='SignedProperties']",
+      digestAlgorithm: 'http://www.w3.org/2001/04/xmlenc#sha256',
+      transforms: ['http://www.w3.org/2001/10/xml-exc-c14n#'],
+    });
   sig.computeSignature(xml, { prefix: 'ds', location: { reference: '/*', action: 'append' } });
   return sig.getSignedXml();
 }

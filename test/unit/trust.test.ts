@@ -106,6 +106,14 @@ describe('reading and verifying a trusted list', () => {
     }
   });
 
+  it('XAdES-BES as AgID signs it: the SignedProperties reference must verify too', () => {
+    const signed = signTsl(list({ id: 'TSL-IT' }), listSigner, { xades: true });
+    expect(signed).toContain('#xades-signed');
+    expect(verifyTrustedList(Buffer.from(signed), signers).list.sequenceNumber).toBe(42);
+    const altered = signed.replace(/<xades:SigningTime>[^<]*/, '<xades:SigningTime>2000-01-01T00:00:00Z');
+    expect(refusal(() => verifyTrustedList(Buffer.from(altered), signers)).reason).toBe('signature');
+  });
+
   it('signed by another key: refused, naming the certificate the list carries', () => {
     const signed = signTsl(list(), otherSigner);
     const r = refusal(() => verifyTrustedList(Buffer.from(signed), signers));
