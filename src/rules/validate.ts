@@ -22,10 +22,8 @@ export interface ValidationOptions {
   trustedCAs?: Buffer[];
   /** CAs of a trusted list, each trusted only in its periods (validation.trustedCAs: tsl). */
   trustAnchors?: TrustAnchor[];
-  /** When the file is (about to be) sent. */
+  /** When the file is (about to be) sent: signature times, and the day of SdI's rules by default. */
   now?: Date;
-  /** Finds invoices already sent with the same keys (00404); none = not checked. */
-  findSent?: (keys: InvoiceKey[]) => { key: InvoiceKey; documentId: number; name: string }[];
   /**
    * The day whose SdI rules apply (checks in force, the format version, 00403's "today"), when it
    * is not the day of `now`: `fatturad validate --as-of`, or the day SdI received an invoice.
@@ -33,16 +31,18 @@ export interface ValidationOptions {
   asOf?: Date;
   /** A received invoice: advice meant for its sender (e.g. RECIPIENT-RESERVED-AREA) is left out. */
   received?: boolean;
+  /** Finds invoices already sent with the same keys (00404); none = not checked. */
+  findSent?: (keys: InvoiceKey[]) => { key: InvoiceKey; documentId: number; name: string }[];
 }
 
 export interface ValidationResult {
   valid: boolean;
   errors: Finding[];
   warnings: Finding[];
-  /** The invoice XML (unwrapped from its .p7m). */
-  xml?: Buffer;
   /** Notes: nothing to fix, something to know (kept apart from warnings). */
   info: Finding[];
+  /** The invoice XML (unwrapped from its .p7m). */
+  xml?: Buffer;
   root?: XmlElement;
   keys: InvoiceKey[];
   signed: 'cades' | 'xades' | 'none';
@@ -66,9 +66,9 @@ function result(
     ...r,
     errors,
     warnings: r.warnings.map(withField),
+    info: (r.info ?? []).map(withField),
     keys: r.keys ?? [],
     valid: errors.length === 0,
-    info: (r.info ?? []).map(withField),
   };
 }
 
