@@ -4,15 +4,21 @@ import { describe, expect, it } from 'vitest';
 import { parseFast } from '../../src/invoice/xml-fast.js';
 import { decodeXml, parseXmlText, type XmlElement } from '../../src/invoice/xml.js';
 import { prng } from '../helpers/daemon.js';
+import { EXAMPLES, SPEC as SPEC_ROOT } from '../helpers/spec.js';
 
 /**
  * The fast reader against saxes. Whatever the fast reader accepts, saxes accepts too and builds
  * the same tree (names, namespaces, attributes, text, CDATA flag, line and column). Whatever
  * saxes refuses, the fast reader declines (returns null), so the diagnostic always comes from
- * saxes. Checked on a table of tricky constructs, on every XML file of the specification folder
- * and on random mutations of the samples.
+ * saxes. Checked on a table of tricky constructs, on the project's examples, on every XML file of
+ * the specification folder (when it is there: test/helpers/spec.ts) and on random mutations of the
+ * examples and samples.
  */
-const SPEC = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'spec');
+const SPEC = SPEC_ROOT ?? '';
+const EXAMPLE_FILES = fs
+  .readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.xml'))
+  .map((f) => path.join(EXAMPLES, f));
 const SEED = Number(process.env.TEST_SEED ?? 977);
 const MAX_DEPTH = 64;
 
@@ -118,7 +124,12 @@ describe('fast XML reader = saxes', () => {
     expect(compare(deep(MAX_DEPTH + 1, '<b></b>')).fast.kind).toBe(DECLINE);
   });
 
-  it('builds the same tree as saxes for every XML file of the specification folder', () => {
+  it('builds the same tree as saxes for every example invoice, all on the fast path', () => {
+    expect(EXAMPLE_FILES.length).toBe(5);
+    for (const f of EXAMPLE_FILES) expect(compare(fs.readFileSync(f, 'utf8')).fast.kind, f).toBe(OK);
+  });
+
+  it.skipIf(!SPEC)('builds the same tree as saxes for every XML file of the specification folder', () => {
     const files: string[] = [];
     const walk = (d: string): void => {
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -140,10 +151,13 @@ describe('fast XML reader = saxes', () => {
   });
 
   it('never accepts what saxes refuses, on random mutations of the samples', () => {
-    const samples = fs
-      .readdirSync(path.join(SPEC, 'fatturapa', 'samples'))
-      .filter((f) => f.endsWith('.xml'))
-      .map((f) => fs.readFileSync(path.join(SPEC, 'fatturapa', 'samples', f), 'utf8'));
+    const official = SPEC ? path.join(SPEC, 'fatturapa', 'samples') : '';
+    const samples = [
+      ...EXAMPLE_FILES.map((f) => fs.readFileSync(f, 'utf8')),
+      ...(official ? fs.readdirSync(official) : [])
+        .filter((f) => f.endsWith('.xml'))
+        .map((f) => fs.readFileSync(path.join(official, f), 'utf8')),
+    ];
     const rnd = prng(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
     const NOISE = [
