@@ -6,7 +6,9 @@ import { finding, type Finding } from '../rules/finding.js';
 /**
  * CAdES `.p7m`: finds the signed invoice inside and checks the signature as SdI does (00100,
  * 00102-00107). Accepts DER or base64 (with or without PEM armour and line breaks), BER
- * indefinite lengths, and signatures nested a few times. Garbage gets a finding, never a throw.
+ * indefinite lengths, and signatures nested a few times. The encoding is read strictly (checkBer:
+ * lengths consistent, the whole input one element): bytes altered around the signed content are
+ * 00102, never a valid signature. Garbage gets a finding, never a throw.
  */
 
 // pkijs and asn1js are loaded at first use (util/pkijs.ts).
@@ -60,6 +62,70 @@ function toDer(bytes: Buffer): Buffer | null {
     cur = Buffer.from(text, 'base64');
   }
   return null;
+}
+
+/**
+ * Reads `buf` as one BER element, strictly, as openssl does: every length consistent with its
+ * content (the children of a constructed element fill it exactly; an indefinite length only on a
+ * constructed element, closed by its end-of-contents), and the whole input consumed. BER
+ * indefinite lengths are allowed (CAdES from some Italian CAs uses them); DER is a special case.
+ * Null when sound, otherwise what is wrong. Primitive contents (an eContent holding a nested
+ * signature) are checked when they are read in turn.
+ */
+export function checkBer(buf: Uint8Array): string | null {
+  const MAX_DEPTH = 64;
+  // One element at `at`, within `end`: its end offset, or throws the problem.
+  const element = (at: number, end: number, depth: number): number => {
+    if (depth > MAX_DEPTH) throw new Error(`elements nested more than ${MAX_DEPTH} deep`);
+    if (at >= end) throw new Error(`an element expected at byte ${at}, the input ends`);
+    const tag = buf[at] as number;
+    const constructed = (tag & 0x20) !== 0;
+    let i = at + 1;
+    if ((tag & 0x1f) === 0x1f) {
+      // High tag number: base-128 digits, the last without its top bit.
+      let n = 0;
+      while (i < end && ((buf[i] as number) & 0x80) !== 0 && n < 4) {
+        i++;
+        n++;
+      }
+      if (i >= end || n >= 4) throw new Error(`a malformed tag at byte ${at}`);
+      i++;
+    }
+    if (i >= end) throw new Error(`the element at byte ${at} has no length`);
+    const first = buf[i++] as number;
+    if (first === 0x80) {
+      if (!constructed) throw new Error(`an indefinite length on a primitive element at byte ${at}`);
+      for (;;) {
+        if (i + 2 <= end && buf[i] === 0 && buf[i + 1] === 0) return i + 2;
+        if (i >= end) throw new Error(`the indefinite-length element at byte ${at} is never closed`);
+        i = element(i, end, depth + 1);
+      }
+    }
+    let len = first;
+    if (first & 0x80) {
+      const n = first & 0x7f;
+      if (n > 4) throw new Error(`a length of ${n} bytes at byte ${at}`);
+      if (i + n > end) throw new Error(`the length of the element at byte ${at} is cut short`);
+      len = 0;
+      for (let k = 0; k < n; k++) len = len * 256 + (buf[i + k] as number);
+      i += n;
+    }
+    const stop = i + len;
+    if (stop > end)
+      throw new Error(`the element at byte ${at} declares ${len} bytes, only ${end - i} follow`);
+    if (constructed) {
+      while (i < stop) i = element(i, stop, depth + 1);
+      if (i !== stop) throw new Error(`the contents of the element at byte ${at} overflow its length`);
+    }
+    return stop;
+  };
+  try {
+    const stop = element(0, buf.length, 0);
+    if (stop !== buf.length) return `${buf.length - stop} byte(s) after the end of the signature`;
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 const unreadable = (why: string, whyIt: string): Finding =>
@@ -163,6 +229,18 @@ export async function unwrapP7m(
     const der = toDer(current);
     if (!der)
       return { ok: false, findings: [unreadable('neither DER nor base64', 'né DER né base64')], warnings };
+    const malformed = checkBer(der);
+    if (malformed)
+      return {
+        ok: false,
+        findings: [
+          unreadable(
+            `its DER/BER encoding is not sound (${malformed}): the file was altered or cut short`,
+            `la sua codifica DER/BER non è integra (${malformed}): il file è stato alterato o troncato`,
+          ),
+        ],
+        warnings,
+      };
     let sd: Pkijs.SignedData;
     try {
       const asn = asn1js.fromBER(new Uint8Array(der));
