@@ -64,9 +64,10 @@ export function addCredentialCommands(program: Command, h: CliHelpers): void {
     .option('--json', 'JSON output')
     .action(async (o: { config?: string; json?: boolean }) => {
       const config = await h.config(o.config);
-      const [{ collectCredentials }, { statusOf }] = await Promise.all([
+      const [{ collectCredentials }, { statusOf }, { daysText, expiryText }] = await Promise.all([
         import('./collect.js'),
         import('./model.js'),
+        import('./days.js'),
       ]);
       const now = new Date();
       const all = (await collectCredentials(config)).map((c) => ({ ...c, status: statusOf(c, now) }));
@@ -101,12 +102,12 @@ export function addCredentialCommands(program: Command, h: CliHelpers): void {
               : 'unknown';
           const state =
             s.state === 'expired'
-              ? `EXPIRED ${-s.daysLeft} days ago`
+              ? expiryText(-s.daysLeft, true)
               : s.state === 'expiring'
-                ? `EXPIRES IN ${s.daysLeft} DAYS`
+                ? `EXPIRES IN ${daysText(s.daysLeft).toUpperCase()}`
                 : s.state === 'ok'
                   ? Number.isFinite(s.daysLeft)
-                    ? `ok, ${s.daysLeft} days left`
+                    ? `ok, ${expiryText(s.daysLeft, false)}`
                     : 'ok'
                   : `UNKNOWN: ${s.reason}`;
           h.out(`${c.label} [${c.id}]`);

@@ -1,3 +1,4 @@
+import { daysLeft, daysText, expiryText } from './days.js';
 import type { CertificateInfo, Weakness } from './model.js';
 import type { FileFormat, ReadResult } from './readers.js';
 
@@ -7,8 +8,6 @@ import type { FileFormat, ReadResult } from './readers.js';
  * Italian local time, with the days left counted as the monitor counts them (whole days, rounded
  * down).
  */
-
-const DAY_MS = 86_400_000;
 
 const FORMAT_NAMES: Record<FileFormat, string> = {
   pem: 'PEM',
@@ -43,34 +42,23 @@ function iso(d: Date): string {
   return Number.isNaN(d.getTime()) ? 'invalid date' : d.toISOString();
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 export type ValidityState = 'valid' | 'expired' | 'not-yet-valid';
 
-/** Where a certificate stands at `now`: whole days left (negative once expired), rounded down. */
+/** Where a certificate stands at `now`: whole days left (negative once expired; credentials/days.ts). */
 export function validity(c: CertificateInfo, now: Date): { state: ValidityState; daysLeft: number } {
-  const ms = c.notAfter.getTime() - now.getTime();
-  const daysLeft = Math.floor(ms / DAY_MS);
-  if (ms <= 0) return { state: 'expired', daysLeft };
-  if (c.notBefore.getTime() > now.getTime()) return { state: 'not-yet-valid', daysLeft };
-  return { state: 'valid', daysLeft };
+  const left = daysLeft(c.notAfter, now);
+  if (c.notAfter.getTime() <= now.getTime()) return { state: 'expired', daysLeft: left };
+  if (c.notBefore.getTime() > now.getTime()) return { state: 'not-yet-valid', daysLeft: left };
+  return { state: 'valid', daysLeft: left };
 }
 
 /** 'EXPIRED 12 days ago', '20 days left', 'not valid yet: starts in 3 days (…)'. */
 function validityText(c: CertificateInfo, now: Date): string {
-  const { state, daysLeft } = validity(c, now);
-  if (state === 'expired') {
-    const ago = Math.floor((now.getTime() - c.notAfter.getTime()) / DAY_MS);
-    return ago === 0 ? 'EXPIRED less than a day ago' : `EXPIRED ${plural(ago, 'day')} ago`;
-  }
-  const left = daysLeft === 0 ? 'less than a day left' : `${plural(daysLeft, 'day')} left`;
-  if (state === 'not-yet-valid') {
-    const starts = Math.ceil((c.notBefore.getTime() - now.getTime()) / DAY_MS);
-    return `NOT VALID YET: starts in ${plural(starts, 'day')}; ${left} until it expires`;
-  }
-  return left;
+  const { state, daysLeft: left } = validity(c, now);
+  if (state === 'expired') return expiryText(-left, true);
+  if (state === 'not-yet-valid')
+    return `NOT VALID YET: starts in ${daysText(daysLeft(c.notBefore, now))}; ${expiryText(left, false)} until it expires`;
+  return expiryText(left, false);
 }
 
 function weaknessLines(ws: Weakness[]): string[] {

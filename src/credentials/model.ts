@@ -1,3 +1,5 @@
+import { daysLeft as wholeDaysLeft } from './days.js';
+
 /**
  * One model for everything fatturad depends on that expires: certificates and keystores, the
  * intermediary's Entratel security environment, mailbox passwords. Each credential says where it
@@ -81,15 +83,12 @@ export type CredentialStatus =
   | { state: 'expired'; daysLeft: number }
   | { state: 'unknown'; reason: string };
 
-const DAY_MS = 86_400_000;
-
-/** Where a credential stands at `now`: days left (fractional days rounded down), and the threshold crossed. */
+/** Where a credential stands at `now`: whole days left (credentials/days.ts), and the threshold crossed. */
 export function statusOf(c: Credential, now: Date): CredentialStatus {
   if (c.never && !c.problem) return { state: 'ok', daysLeft: Number.POSITIVE_INFINITY };
   if (!c.expiresAt) return { state: 'unknown', reason: c.problem ?? 'the expiry cannot be known' };
-  const ms = c.expiresAt.getTime() - now.getTime();
-  const daysLeft = Math.floor(ms / DAY_MS);
-  if (ms <= 0) return { state: 'expired', daysLeft };
+  const daysLeft = wholeDaysLeft(c.expiresAt, now);
+  if (c.expiresAt.getTime() <= now.getTime()) return { state: 'expired', daysLeft };
   const crossed = [...c.thresholds].sort((a, b) => a - b).find((t) => daysLeft < t);
   return crossed === undefined
     ? { state: 'ok', daysLeft }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { collectCredentials } from './collect.js';
+import { daysText, expiryText } from './days.js';
 import { statusOf, type Credential, type CredentialStatus } from './model.js';
 
 /**
@@ -95,7 +96,7 @@ export class CredentialMonitor {
     if (s.state === 'expired')
       this.log.error(
         { event: 'credentials.expired', ...base, daysLeft: s.daysLeft, renewal: c.renewal },
-        `${c.label} EXPIRED on ${c.expiresAt?.toISOString() ?? '?'} (${c.source}). Renew it: ${c.renewal.join(' ')}`,
+        `${c.label} ${expiryText(-s.daysLeft, true)}, on ${c.expiresAt?.toISOString() ?? '?'} (${c.source}). Renew it: ${c.renewal.join(' ')}`,
       );
     else if (s.state === 'expiring')
       this.log.warn(
@@ -106,7 +107,7 @@ export class CredentialMonitor {
           threshold: s.threshold,
           renewal: c.renewal,
         },
-        `${c.label} expires in ${s.daysLeft} days, on ${c.expiresAt?.toISOString() ?? '?'} (${c.source}). Renew it: ${c.renewal.join(' ')}`,
+        `${c.label} expires in ${daysText(s.daysLeft)}, on ${c.expiresAt?.toISOString() ?? '?'} (${c.source}). Renew it: ${c.renewal.join(' ')}`,
       );
     else if (s.state === 'unknown')
       this.log.warn(
@@ -116,7 +117,7 @@ export class CredentialMonitor {
     else
       this.log.debug(
         { event: 'credentials.ok', ...base, daysLeft: Number.isFinite(s.daysLeft) ? s.daysLeft : null },
-        `${c.label}: ${Number.isFinite(s.daysLeft) ? `${s.daysLeft} days left` : 'no expiry'}`,
+        `${c.label}: ${Number.isFinite(s.daysLeft) ? expiryText(s.daysLeft, false) : 'no expiry'}`,
       );
     if (c.weaknesses.length)
       this.log.warn(
