@@ -2,16 +2,27 @@ import fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Store } from '../store/store.js';
 import { TSL, tslAnchorsFor } from '../trust/anchors.js';
+import { checkInput, isAcceptedEntryName, kindOf } from '../watchers/accept.js';
+import { readZip } from '../watchers/zip.js';
 import type { Finding } from './finding.js';
-import { validateFile } from './validate.js';
+import { parseDay } from './sdi/days.js';
+import { validateFile, type ValidationOptions } from './validate.js';
 
-/** `fatturad validate`: the same checks the daemon runs, on files given on the command line. */
+/**
+ * `fatturad validate`: the same checks the daemon runs, on files given on the command line. A zip
+ * is read as intake takes it (src/watchers/zip.ts, with `intake.zip`'s limits): each entry gets
+ * its own verdict, or the zip gets its refusal.
+ */
 
 interface FileVerdict {
   file: string;
+  /** The entry's name inside the zip `file`. */
+  entry?: string;
   valid: boolean;
   errors: Omit<Finding, 'entry'>[];
   warnings: Omit<Finding, 'entry'>[];
+  /** Notes: nothing to fix, something to know. */
+  info: Omit<Finding, 'entry'>[];
 }
 
 function shape(f: Finding): FileVerdict['errors'][number] {
@@ -21,13 +32,17 @@ function shape(f: Finding): FileVerdict['errors'][number] {
     path: f.path ?? null,
     line: f.line ?? null,
     ...(f.column !== undefined ? { column: f.column } : {}),
+    // A zip's refusal names the entry at fault.
+    ...(f.entry !== undefined ? { entry: f.entry } : {}),
     message: f.message,
     messageIt: f.messageIt,
   } as FileVerdict['errors'][number];
 }
 
 function human(v: FileVerdict): string {
-  const lines = [`${v.valid ? 'VALID  ' : 'INVALID'} ${v.file}`];
+  const lines = [
+    `${v.valid ? 'VALID  ' : 'INVALID'} ${v.file}${v.entry !== undefined ? ` (in zip: ${v.entry})` : ''}`,
+  ];
   const item = (kind: string, f: FileVerdict['errors'][number]): void => {
     const where = [f.field, f.line ? `line ${f.line}${f.column ? `:${f.column}` : ''}` : null]
       .filter(Boolean)
@@ -38,14 +53,21 @@ function human(v: FileVerdict): string {
   };
   v.errors.forEach((e) => item('error  ', e));
   v.warnings.forEach((w) => item('warning', w));
+  v.info.forEach((n) => item('note   ', n));
   return lines.join('\n');
 }
 
 export async function runValidate(
   files: string[],
   config: Config,
-  o: { json?: boolean; ca?: string[] },
+  o: { json?: boolean; ca?: string[]; asOf?: string },
 ): Promise<number> {
+  // --as-of: the day whose SdI rules apply (checks in force, format version, 00403's today).
+  const asOf = o.asOf === undefined ? null : parseDay(o.asOf);
+  if (o.asOf !== undefined && !asOf) {
+    process.stderr.write(`fatturad: --as-of wants a calendar day YYYY-MM-DD, not "${o.asOf}"\n`);
+    return 2;
+  }
   let trustedCAs: Buffer[];
   // `tsl` (in the configuration or --ca tsl): the kept trusted list; unusable, the CA is not checked.
   const tsl = (o.ca ?? config.validation.trustedCAs).includes(TSL) ? tslAnchorsFor(config) : null;
@@ -66,38 +88,86 @@ export async function runValidate(
   } catch {
     store = null;
   }
+  const opts: ValidationOptions = {
+    fileName: 'error',
+    trustedCAs,
+    trustAnchors: tsl?.anchors ?? [],
+    ...(asOf ? { asOf } : {}),
+    ...(store ? { findSent: (keys) => store.findSentKeys(keys) } : {}),
+  };
   const verdicts: FileVerdict[] = [];
   let ioError = false;
+  let anyInvalid = false;
+  let text = '';
   try {
-    for (const file of files) {
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch (err) {
-        process.stderr.write(`fatturad: cannot read ${file}: ${(err as Error).message}\n`);
-        ioError = true;
-        continue;
+    // In this thread: a worker thread beside it made 10,000 files at most 25 % faster on two CPUs
+    // but the process 25 MB larger, past 150 MB (bench/cli.ts).
+    for await (const input of inputs(files, config, (file, err) => {
+      process.stderr.write(`fatturad: cannot read ${file}: ${err.message}\n`);
+      ioError = true;
+    })) {
+      let v: FileVerdict;
+      if ('refused' in input) {
+        v = { file: input.file, valid: false, errors: input.refused.map(shape), warnings: [], info: [] };
+      } else {
+        const r = await validateFile(input.name, input.bytes, { ...opts, now: new Date() });
+        v = {
+          file: input.file,
+          ...(input.entry !== undefined ? { entry: input.entry } : {}),
+          valid: r.valid,
+          errors: r.errors.map(shape),
+          warnings: r.warnings.map(shape),
+          info: r.info.map(shape),
+        };
       }
-      const r = await validateFile(file.split(/[\\/]/).pop() ?? file, bytes, {
-        fileName: 'error',
-        trustedCAs,
-        trustAnchors: tsl?.anchors ?? [],
-        now: new Date(),
-        ...(store ? { findSent: (keys) => store.findSentKeys(keys) } : {}),
-      });
-      const v: FileVerdict = {
-        file,
-        valid: r.valid,
-        errors: r.errors.map(shape),
-        warnings: r.warnings.map(shape),
-      };
-      verdicts.push(v);
-      if (!o.json) process.stdout.write(`${human(v)}\n`);
+      if (!v.valid) anyInvalid = true;
+      // Kept for --json only; a readable verdict is printed (in 64 KB writes) and dropped.
+      if (o.json) verdicts.push(v);
+      else {
+        text += `${human(v)}\n`;
+        if (text.length >= 64 * 1024) {
+          process.stdout.write(text);
+          text = '';
+        }
+      }
     }
   } finally {
+    process.stdout.write(text);
     store?.close();
   }
   if (o.json) process.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
   if (ioError) return 2;
-  return verdicts.every((v) => v.valid) ? 0 : 1;
+  return anyInvalid ? 1 : 0;
+}
+
+/** A file or a zip entry to validate, or a file refused before validation (a zip's refusal). */
+type Input =
+  { file: string; entry?: string; name: string; bytes: Buffer } | { file: string; refused: Finding[] };
+
+/** The files, and each zip as intake takes it: its entries, or its refusal. */
+async function* inputs(
+  files: string[],
+  config: Config,
+  ioError: (file: string, err: Error) => void,
+): AsyncGenerator<Input> {
+  for (const file of files) {
+    const name = file.split(/[\\/]/).pop() ?? file;
+    try {
+      if (kindOf(name) !== 'zip') {
+        yield { file, name, bytes: fs.readFileSync(file) };
+        continue;
+      }
+      const size = fs.statSync(file).size;
+      const refused = checkInput(name, size, config.intake.maxFileBytes);
+      const read = refused.length > 0 ? null : await readZip(file, config.intake.zip, isAcceptedEntryName);
+      if (!read) yield { file, refused };
+      else if (!read.ok) yield { file, refused: read.problems };
+      else
+        for (const e of read.entries)
+          yield { file, entry: e.info.name, name: e.info.baseName, bytes: e.data };
+    } catch (err) {
+      // Operating-system errors only (a missing file...): what is wrong inside a zip is a refusal.
+      ioError(file, err as Error);
+    }
+  }
 }
