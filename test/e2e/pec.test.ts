@@ -10,6 +10,7 @@ import { PecSimulator, type PecFault } from '../../src/sim/pec.js';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { hostileMailbox } from '../helpers/pec-hostile.js';
+import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -19,8 +20,7 @@ import { tempDir } from '../helpers/tmp.js';
  * with IMAP.
  */
 const run = promisify(execFile);
-const SAMPLES = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'spec', 'fatturapa', 'samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
+const FPR12 = exampleText(EX.b2b);
 
 const t = tempDir('fatturad-e2e-pec-');
 let pki: SimPki;
@@ -38,7 +38,7 @@ let seq = 0;
 function b2b(marker = ''): Buffer {
   seq++;
   return Buffer.from(
-    FPR01.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>PEC-${seq}</Numero>`).replace(
+    FPR12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>PEC-${seq}</Numero>`).replace(
       '</FatturaElettronicaHeader>',
       `</FatturaElettronicaHeader>${marker ? `<!-- fatturad-sim:${marker} -->` : ''}`,
     ),

@@ -11,6 +11,7 @@ import { createStandaloneCa, ensureSimPki, type SimPki } from '../../src/sim/cer
 import { SdiSimulator } from '../../src/sim/simulator.js';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
+import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -18,9 +19,8 @@ import { tempDir } from '../helpers/tmp.js';
  * SOAP over HTTPS with mutual TLS on loopback.
  */
 const run = promisify(execFile);
-const SAMPLES = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'spec', 'fatturapa', 'samples');
-const FPR01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPR01.xml'), 'utf8');
-const FPA01 = fs.readFileSync(path.join(SAMPLES, 'IT01234567890_FPA01.xml'), 'utf8');
+const FPR12 = exampleText(EX.b2b);
+const FPA12 = exampleText(EX.pa);
 
 const t = tempDir('fatturad-e2e-sdicoop-');
 let pki: SimPki;
@@ -40,7 +40,7 @@ let seq = 0;
 function b2b(marker = ''): Buffer {
   seq++;
   return Buffer.from(
-    FPR01.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>E2E-${seq}</Numero>`).replace(
+    FPR12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>E2E-${seq}</Numero>`).replace(
       '</FatturaElettronicaHeader>',
       `</FatturaElettronicaHeader>${marker ? `<!-- fatturad-sim:${marker} -->` : ''}`,
     ),
@@ -50,7 +50,7 @@ function b2b(marker = ''): Buffer {
 function pa(marker: string): Buffer {
   seq++;
   const xml = Buffer.from(
-    FPA01.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>PA-${seq}</Numero>`).replace(
+    FPA12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>PA-${seq}</Numero>`).replace(
       '</FatturaElettronicaHeader>',
       `</FatturaElettronicaHeader><!-- fatturad-sim:${marker} -->`,
     ),
@@ -192,7 +192,7 @@ describe('SDICoop end to end', () => {
     await fate(s, 'fattura-b2b.xml', 'invoice.delivered');
     const d = await show(s, 'fattura-b2b.xml');
     expect(d.state).toBe('delivered');
-    expect(d.sdi.sdiName).toMatch(/^IT01234567890_[0-9A-Z]{5}\.xml$/);
+    expect(d.sdi.sdiName).toMatch(/^IT12345670017_[0-9A-Z]{5}\.xml$/);
     expect(d.sdi.identificativoSdI).toMatch(/^\d+$/);
   });
 
