@@ -12,14 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { EX, exampleText } from '../test/helpers/spec.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--files') + 1] || 0) || 1000;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const sample = fs.readFileSync(
-  path.resolve(root, '..', 'shared', 'spec', 'fatturapa', 'samples', 'IT01234567890_FPR01.xml'),
-  'utf8',
-);
+const sample = exampleText(EX.b2b);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fatturad-bench-e2e-'));
 const outbox = path.join(dir, 'outbox');
 const staging = path.join(dir, 'staging');

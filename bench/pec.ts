@@ -20,13 +20,12 @@ import { buildNotification } from '../src/notifications/build.js';
 import { ensureSimPki } from '../src/sim/certs.js';
 import { Store } from '../src/store/store.js';
 import { startDovecot } from '../test/helpers/dovecot.js';
+import { EX, example } from '../test/helpers/spec.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--messages') + 1] || 0) || 5000;
 const root = fileURLToPath(new URL('..', import.meta.url));
-const sample = fs.readFileSync(
-  path.resolve(root, '..', 'shared', 'spec', 'fatturapa', 'samples', 'IT01234567890_FPR01.xml'),
-);
+const sample = example(EX.b2b);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fatturad-bench-pec-'));
 fs.chmodSync(dir, 0o755);
 const ME = 'fatture@pec.example.it';
