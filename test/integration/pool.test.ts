@@ -12,7 +12,7 @@ const { ValidationPool } = (await import(
 const FPR12 = exampleText(EX.b2b);
 /** The example's first line: 8 × 65.00 = 520.00 at 22 %. */
 const line = /<DettaglioLinee>[\s\S]*?<\/DettaglioLinee>/.exec(FPR12)?.[0] ?? '';
-/** About 650 KB (2,000 copies of that line and their summary): a batch of its own. */
+/** About 700 KB (2,000 copies of that line and their summary): a batch of its own. */
 const large = (n: number, broken = false): Buffer =>
   Buffer.from(
     FPR12.replace(/<DettaglioLinee>[\s\S]*<\/DettaglioLinee>/, line.repeat(2000))
