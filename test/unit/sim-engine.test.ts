@@ -98,6 +98,6 @@ describe('SdI simulator engine', () => {
     expect(p.metadataName).toBe('IT01234567890_00009_MT_001.xml');
     const mt = parseNotification(p.metadata);
     expect(mt.ok && mt.notification.kind).toBe('MT');
-    expect(mt.ok && mt.notification.codiceDestinatario).toBe('M5UXCR1');
+    expect(mt.ok && mt.notification.codiceDestinatario).toBe('ESEMP01');
   });
 });
