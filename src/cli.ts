@@ -41,10 +41,20 @@ function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-async function configOrExit(file: string | undefined): Promise<Config> {
+/**
+ * The configuration, or exit 3 naming its problems. A command that only reads takes the one the
+ * previous command kept when nothing it was made from changed (src/config/cache.ts: no yaml and
+ * zod to load); `fresh` (start, config check) always loads and checks it in full.
+ */
+async function configOrExit(file: string | undefined, o: { fresh?: boolean } = {}): Promise<Config> {
+  const { cachedConfig, keepConfig } = await import('./config/cache.js');
+  const kept = o.fresh ? null : cachedConfig(file ?? null);
+  if (kept) return kept;
   const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
-    return loadConfig({ file: file ?? null });
+    const config = loadConfig({ file: file ?? null });
+    keepConfig(file ?? null, config);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`fatturad: ${err.message}\n`);
@@ -81,7 +91,7 @@ export function buildProgram(): Command {
     .description('run the daemon in the foreground (logs JSON to stdout, pretty on a terminal)')
     .option('-c, --config <file>', 'configuration file (YAML), merged over the embedded defaults')
     .action(async (o: { config?: string }) => {
-      const config = await configOrExit(o.config);
+      const config = await configOrExit(o.config, { fresh: true });
       const { createLogger } = await import('./log.js');
       const { StartError, runDaemon } = await import('./daemon.js');
       const log = createLogger(config.log);
@@ -236,7 +246,10 @@ export function buildProgram(): Command {
     .description(
       'check invoice files as SdI would, before sending (exit 0 all valid, 1 any invalid, 2 usage or I/O error)',
     )
-    .argument('<files...>', 'FatturaPA files (.xml, .xml.p7m, .p7m), or .zip (each entry, as intake takes a zip)')
+    .argument(
+      '<files...>',
+      'FatturaPA files (.xml, .xml.p7m, .p7m), or .zip (each entry, as intake takes a zip)',
+    )
     .option('--json', 'print exactly one JSON array on standard output')
     .option('--ca <file...>', 'trusted signature CA certificates (PEM/DER); default: validation.trustedCAs')
     .option('--as-of <YYYY-MM-DD>', "apply SdI's rules in force on that day (default: today)")
@@ -326,14 +339,22 @@ export function buildProgram(): Command {
     );
 
   addArchiveCommands(program, {
-    config: configOrExit,
+    config: (file) => configOrExit(file),
     store: openStoreOrExit,
     out,
     exit: (code) => process.exit(code),
   });
 
-  addCredentialCommands(program, { config: configOrExit, out, exit: (code) => process.exit(code) });
-  addTrustCommands(program, { config: configOrExit, out, exit: (code) => process.exit(code) });
+  addCredentialCommands(program, {
+    config: (file) => configOrExit(file),
+    out,
+    exit: (code) => process.exit(code),
+  });
+  addTrustCommands(program, {
+    config: (file) => configOrExit(file),
+    out,
+    exit: (code) => process.exit(code),
+  });
 
   const configCmd = program.command('config').description('configuration tools');
   configCmd
@@ -348,7 +369,7 @@ export function buildProgram(): Command {
       "do not check that the secrets it names are there (in a shell without the service's variables and files)",
     )
     .action(async (file: string | undefined, o: { quiet?: boolean; skipSecrets?: boolean }) => {
-      const config = await configOrExit(file);
+      const config = await configOrExit(file, { fresh: true });
       const { missingSecrets } = await import('./config/secrets.js');
       const missing = o.skipSecrets ? [] : missingSecrets(config);
       if (missing.length) {

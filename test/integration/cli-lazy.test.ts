@@ -18,13 +18,22 @@ const DIST = path.dirname(CLI);
 const EXAMPLE = path.resolve(import.meta.dirname, '..', '..', 'examples', 'IT12345670017_B2B01.xml');
 
 /** The project's modules (relative to dist/) and the packages a command loaded. */
-async function loaded(args: string[]): Promise<{ files: string[]; packages: string[]; code: number }> {
+async function loaded(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ files: string[]; packages: string[]; code: number }> {
   let stderr: string;
   let code = 0;
   try {
     ({ stderr } = await run(process.execPath, [CLI, ...args], {
       cwd: t.dir,
-      env: { ...process.env, NODE_DEBUG: 'esm', FATTURAD_DATA_DIR: path.join(t.dir, 'data') },
+      env: {
+        ...process.env,
+        NODE_DEBUG: 'esm',
+        FATTURAD_DATA_DIR: path.join(t.dir, 'data'),
+        XDG_CACHE_HOME: path.join(t.dir, 'cache'),
+        ...env,
+      },
       maxBuffer: 64 * 1024 * 1024,
     }));
   } catch (err) {
@@ -67,6 +76,23 @@ describe('fatturad loads what a command needs', () => {
     expect(r.files.filter((f) => f.startsWith('archive/') && f !== 'archive/cli.js')).toEqual([]);
     expect(r.packages).not.toContain('pino');
     expect(r.packages).not.toContain('pkijs');
+  });
+
+  it('status again: the configuration the previous command kept, without yaml and zod, until it changes', async () => {
+    fs.mkdirSync(path.join(t.dir, 'data'), { recursive: true });
+    const { Store } = await import('../../src/store/store.js');
+    new Store(path.join(t.dir, 'data', 'fatturad.db')).close();
+    const env = { FATTURAD_LOG__LEVEL: 'warn' };
+    expect((await loaded(['status'], env)).packages).toContain('zod');
+    const again = await loaded(['status'], env);
+    expect(again.code).toBe(0);
+    expect(again.packages).not.toContain('zod');
+    expect(again.packages).not.toContain('yaml');
+    // Another override: loaded and checked again; a bad one still exits 3.
+    expect((await loaded(['status'], { FATTURAD_LOG__LEVEL: 'error' })).packages).toContain('zod');
+    expect((await loaded(['status'], { FATTURAD_LOG__LEVEL: 'loud' })).code).toBe(3);
+    // config check always loads and checks in full.
+    expect((await loaded(['config', 'check', '--skip-secrets'], env)).packages).toContain('zod');
   });
 
   it('validate one file: the validator in this thread, no worker, no daemon, no logger', async () => {
