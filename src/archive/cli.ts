@@ -58,9 +58,27 @@ interface SearchOpts {
   idSdi?: string;
 }
 
-function queryOf(o: SearchOpts): SearchQuery | string {
+/**
+ * The search of `--query` and the options, or what is wrong with it (exit 2): an unknown key, a
+ * date that is not a real calendar day (2017-13-45, 2017-02-30), `from` after `to`. Dates are
+ * read by the one day parser (parseDay) the other commands use.
+ */
+async function queryOf(o: SearchOpts): Promise<SearchQuery | string> {
+  // Loaded here: this module only declares the commands (it is loaded by every command).
+  const { parseDay } = await import('../rules/sdi/days.js');
   const q = o.query ? parseQuery(o.query) : {};
-  if (typeof q === 'string') return q;
+  if (typeof q === 'string') return `--query ${q}`;
+  for (const [key, option] of [
+    ['from', '--from'],
+    ['to', '--to'],
+  ] as const) {
+    const given = o[key];
+    if (given !== undefined && !parseDay(given))
+      return `${option} wants a calendar day YYYY-MM-DD, not "${given}"`;
+    const inQuery = q[key];
+    if (inQuery !== undefined && !parseDay(inQuery))
+      return `--query ${key}= wants a calendar day YYYY-MM-DD, not "${inQuery}"`;
+  }
   if (o.text) q.text = o.text;
   if (o.cf) q.codiceFiscale = o.cf;
   if (o.piva) q.partitaIva = o.piva;
@@ -68,6 +86,8 @@ function queryOf(o: SearchOpts): SearchQuery | string {
   if (o.to) q.to = o.to;
   if (o.numero) q.numero = o.numero;
   if (o.idSdi) q.identificativoSdI = o.idSdi;
+  if (q.from && q.to && q.from > q.to)
+    return `the dates are the wrong way round: from ${q.from} is after to ${q.to}`;
   return q;
 }
 
@@ -136,9 +156,9 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       .option('-c, --config <file>', 'configuration file')
       .option('--json', 'JSON output'),
   ).action(async (o: SearchOpts & { config?: string; json?: boolean }) => {
-    const q = queryOf(o);
+    const q = await queryOf(o);
     if (typeof q === 'string') {
-      process.stderr.write(`fatturad: --query ${q}\n`);
+      process.stderr.write(`fatturad: ${q}\n`);
       h.exit(2);
     }
     const result = await withArchive(o.config, async (a) =>
@@ -171,9 +191,9 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       .requiredOption('--out <file.zip>', 'the zip to write')
       .option('-c, --config <file>', 'configuration file'),
   ).action(async (o: SearchOpts & { config?: string; out: string }) => {
-    const q = queryOf(o);
+    const q = await queryOf(o);
     if (typeof q === 'string') {
-      process.stderr.write(`fatturad: --query ${q}\n`);
+      process.stderr.write(`fatturad: ${q}\n`);
       h.exit(2);
     }
     const { writePdd } = await import('./pdd.js');
@@ -252,14 +272,15 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
           },
         },
         o.out,
-      ).then((w) => ({ ...w, documents: docs.length }));
+      ).then((w) => ({ ...w, documents: docs.length, archivedFiles: documents.length }));
     });
     if (!r) {
       process.stderr.write('fatturad: no archived document matches the query\n');
       h.exit(1);
     }
     h.out(
-      `wrote ${o.out}: ${r.documents} document(s), ${r.files} files, ${r.bytes} bytes; check it with "fatturad archive verify-export ${o.out}" or by VERIFY.txt inside`,
+      `wrote ${o.out}: ${r.documents} document(s) (${r.archivedFiles} archived files), ${r.files} entries in the zip, ${r.bytes} bytes; ` +
+        `check it with "fatturad archive verify-export ${o.out}" or by VERIFY.txt inside`,
     );
   });
 
@@ -274,7 +295,9 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       const r = await verifyPdd(file);
       if (o.json) h.out(JSON.stringify(r, null, 2));
       else {
-        h.out(`${file}: ${r.documents} document(s) proved into a checkpoint of ${r.treeSize} entries`);
+        h.out(
+          `${file}: ${r.documents} document(s) (${r.files} archived files) proved into a checkpoint of ${r.treeSize} entries`,
+        );
         if (r.ok) h.out('OK');
         for (const f of r.findings)
           h.out(`  ${f.code.padEnd(20)} ${f.path ? `${f.path}: ` : ''}${f.message}`);
@@ -303,7 +326,9 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
         origin: a.archive.origin,
         verifierKey: a.archive.verifierKey,
         entries: a.archive.size,
-        documents: a.astore.itemCount(),
+        // A document: an invoice with its messages; files: each of them (as export and verify-export).
+        documents: a.astore.documentCount(),
+        files: a.astore.itemCount(),
         checkpoint: a.archive.latestCheckpoint()
           ? { size: a.archive.latestCheckpoint()?.size, issuedAt: a.archive.latestCheckpoint()?.issuedAt }
           : null,
@@ -321,7 +346,8 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       if (o.json) h.out(JSON.stringify(r, null, 2));
       else {
         h.out(
-          `archive ${r.dir} (${r.origin}): ${r.entries} log entries; latest checkpoint ${r.checkpoint?.size ?? 'none'}`,
+          `archive ${r.dir} (${r.origin}): ${r.documents} document(s) (${r.files} archived files), ` +
+            `${r.entries} log entries; latest checkpoint ${r.checkpoint?.size ?? 'none'}`,
         );
         h.out(`checkpoint key: ${r.verifierKey}`);
         h.out(

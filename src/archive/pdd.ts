@@ -74,8 +74,14 @@ export interface PddFinding {
 export interface PddVerification {
   ok: boolean;
   findings: PddFinding[];
-  /** Documents listed in the bag's index. */
+  /**
+   * Archived documents in the bag: an invoice (sent or received) with its messages, counted by
+   * the `document` each file of the index belongs to (a bag written before that field counts each
+   * file as a document). The same count as `archive export` and `archive status`.
+   */
   documents: number;
+  /** Archived files in the bag's index (data/documents/): the invoices, SdI's messages, MT... */
+  files: number;
   /** Size of the signed tree (of the index when the checkpoint cannot be opened; 0 when neither). */
   treeSize: number;
   /** SHA-256 of the log key (DER SubjectPublicKeyInfo), hex: compare it with the one held elsewhere. */
@@ -143,6 +149,8 @@ const pddIndexSchema = z.object({
       size: index,
       leafIndex: index,
       inclusion: z.string(),
+      /** The archived document this file belongs to (since fatturad 0.1.x; absent in older bags). */
+      document: z.string().optional(),
     }),
   ),
   packages: z.array(z.string()),
@@ -260,6 +268,7 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
       size: d.bytes.length,
       leafIndex: d.leafIndex,
       inclusion: `proofs/inclusion/${d.leafIndex}.json`,
+      ...(typeof d.metadata.document === 'string' ? { document: d.metadata.document } : {}),
     });
   }
   for (const [leaf, proof] of [...proofs].sort((a, b) => a[0] - b[0])) {
@@ -301,7 +310,8 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
     rootHex: input.rootHex,
     vkey,
     fingerprint: keyFingerprint(pem),
-    documents: documents.length,
+    documents: documentCount(documents),
+    files: documents.length,
     packages: packages.map((p) => p.path).sort(),
   });
   return buildBag(payload, input.info, [{ path: 'VERIFY.txt', bytes: Buffer.from(verify, 'utf8') }]);
@@ -319,7 +329,13 @@ interface VerifyContext {
   vkey: string;
   fingerprint: string;
   documents: number;
+  files: number;
   packages: string[];
+}
+
+/** Archived documents among the index's files: by their `document`, or one per file without it. */
+function documentCount(entries: { name: string; document?: string | undefined }[]): number {
+  return new Set(entries.map((e) => (e.document !== undefined ? `d:${e.document}` : `f:${e.name}`))).size;
 }
 
 /**
@@ -427,8 +443,8 @@ function verifyTxt(c: VerifyContext): string {
 Pacchetto di distribuzione (PdD) ${c.id}
 Made by fatturad for ${c.info.sourceOrganization} on ${c.info.baggingDate}.
 
-This zip is a BagIt 1.0 bag (RFC 8493). It holds ${c.documents} document(s) under data/documents/,
-each as the exact bytes that were sent or received, and for each one the proof that the archive's
+This zip is a BagIt 1.0 bag (RFC 8493). It holds ${c.documents} document(s) (invoices with their
+messages), ${c.files} file(s) under data/documents/, each as the exact bytes that were sent or received, and for each one the proof that the archive's
 append-only log (a Merkle tree, RFC 9162) holds an entry naming that file's SHA-256. The log's
 state, its tree size and root hash, is signed with the log's Ed25519 key in
 data/proofs/checkpoint.note (a C2SP signed note). data/pdd.json lists which document is which log
@@ -819,6 +835,7 @@ export async function verifyPdd(zipFile: string, opts: PddVerifyOptions = {}): P
         },
       ],
       documents: 0,
+      files: 0,
       treeSize: 0,
     };
   }
@@ -1113,7 +1130,8 @@ export function verifyPddFiles(
   const result: PddVerification = {
     ok: findings.length === 0,
     findings,
-    documents: pddIndex?.documents.length ?? 0,
+    documents: documentCount(pddIndex?.documents ?? []),
+    files: pddIndex?.documents.length ?? 0,
     treeSize,
   };
   if (fingerprint !== undefined) result.logKeyFingerprint = fingerprint;

@@ -431,8 +431,19 @@ export class ArchiveStore {
     ).map(item);
   }
 
+  /** Archived files: every invoice, SdI message, MT, envelope... (one per item). */
   itemCount(): number {
     return (prepared(this.db, `SELECT count(*) AS n FROM archive_items`).get() as { n: number }).n;
+  }
+
+  /**
+   * Archived documents: an invoice sent or received with its messages (the items sharing a
+   * `document`). What `archive status`, `archive export` and `archive verify-export` call a document.
+   */
+  documentCount(): number {
+    return (
+      prepared(this.db, `SELECT count(DISTINCT document) AS n FROM archive_items`).get() as { n: number }
+    ).n;
   }
 
   keysOf(document: string): KeyRow[] {
