@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { configSchema, resolveConfig, type Config } from './schema.js';
+import { parseDay } from '../rules/sdi/days.js';
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 export const ENV_PREFIX = 'FATTURAD_';
@@ -173,5 +174,13 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!parsed.success) {
     throw new ConfigError(file ?? 'embedded defaults', formatIssues(parsed.error.issues, merged));
   }
+  // Days that match YYYY-MM-DD but do not exist (2020-13-45, 2021-02-29): the one day parser.
+  const badDays = Object.entries(parsed.data.archive.fiscal.returnDueDates)
+    .filter(([, day]) => !parseDay(day))
+    .map(
+      ([year, day]) =>
+        `archive.fiscal.returnDueDates.${year} = ${JSON.stringify(day)}: not a calendar day (YYYY-MM-DD)`,
+    );
+  if (badDays.length) throw new ConfigError(file ?? 'embedded defaults', badDays);
   return resolveConfig(parsed.data, opts.cwd ?? process.cwd(), file);
 }

@@ -168,3 +168,30 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('days in the configuration', () => {
+  it('archive.fiscal.returnDueDates: a day that does not exist is a configuration error', () => {
+    const dir = tmp();
+    const file = writeYaml(
+      dir,
+      'c.yaml',
+      'archive:\n  fiscal:\n    returnDueDates: { "2019": "2020-02-30" }\n',
+    );
+    expect(() => loadConfig({ file, env: {}, cwd: dir })).toThrow(ConfigError);
+    try {
+      loadConfig({ file, env: {}, cwd: dir });
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        'archive.fiscal.returnDueDates.2019 = "2020-02-30": not a calendar day (YYYY-MM-DD)',
+      ]);
+    }
+    const ok = writeYaml(
+      dir,
+      'ok.yaml',
+      'archive:\n  fiscal:\n    returnDueDates: { "2019": "2020-12-10" }\n',
+    );
+    expect(loadConfig({ file: ok, env: {}, cwd: dir }).archive.fiscal.returnDueDates).toEqual({
+      '2019': '2020-12-10',
+    });
+  });
+});
