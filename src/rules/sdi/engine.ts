@@ -40,6 +40,8 @@ interface Selection {
 }
 
 const SELECTIONS = new WeakMap<readonly SdiCheck[], Map<string, Selection>>();
+/** The last selection made: a daemon validates file after file on the same day. */
+let last: { checks: readonly SdiCheck[]; day: string; document: Document; sel: Selection } | null = null;
 
 /** The checks of `checks` in force on `day` for a document, memoised per list, day and document. */
 export function checksInForce(
@@ -47,11 +49,21 @@ export function checksInForce(
   document: Document,
   checks: readonly SdiCheck[] = ALL_CHECKS,
 ): Selection {
+  if (last && last.checks === checks && last.day === day && last.document === document) return last.sel;
   let byDay = SELECTIONS.get(checks);
   if (!byDay) SELECTIONS.set(checks, (byDay = new Map<string, Selection>()));
   const key = `${day}|${document}`;
-  const known = byDay.get(key);
-  if (known) return known;
+  let sel = byDay.get(key);
+  if (!sel) {
+    sel = select(day, document, checks);
+    if (byDay.size >= 64) byDay.clear();
+    byDay.set(key, sel);
+  }
+  last = { checks, day, document, sel };
+  return sel;
+}
+
+function select(day: string, document: Document, checks: readonly SdiCheck[]): Selection {
   const sel: Selection = { file: [], body: [] };
   for (const check of checks) {
     if (check.document !== document) continue;
@@ -62,10 +74,11 @@ export function checksInForce(
     if (check.scope === 'file') sel.file.push({ check, only });
     else sel.body.push({ check, only });
   }
-  if (byDay.size >= 64) byDay.clear();
-  byDay.set(key, sel);
   return sel;
 }
+
+const ORDINARIA = '/FatturaElettronica';
+const SEMPLIFICATA = '/FatturaElettronicaSemplificata';
 
 function failed(check: SdiCheck, e: unknown, path: string): Finding {
   const why = e instanceof Error ? e.message : String(e);
@@ -104,32 +117,38 @@ export function runChecks(
   if (!document) return out;
   const day = romeDay(o.asOf ?? o.now ?? new Date());
   const sel = checksInForce(day, document, checks);
-  const rootPath = `/${root.name}`;
-  const fc: FileContext = {
-    root,
-    header: at(root, 'FatturaElettronicaHeader'),
-    rootPath,
-    day,
-    received: o.received ?? false,
-  };
-  for (const { check, only } of sel.file) {
+  const rootPath = document === 'ordinaria' ? ORDINARIA : SEMPLIFICATA;
+  const header = at(root, 'FatturaElettronicaHeader');
+  const received = o.received ?? false;
+  const fc: FileContext = { root, header, rootPath, day, received };
+  for (let i = 0; i < sel.file.length; i++) {
+    const { check, only } = sel.file[i] as Selected<FileCheck>;
     try {
-      sort(out, check.run(fc), only);
+      const found = check.run(fc);
+      if (found.length > 0) sort(out, found, only);
     } catch (e) {
       out.errors.push(failed(check, e, rootPath));
     }
   }
   if (sel.body.length === 0) return out;
   const bodies = all(root, 'FatturaElettronicaBody');
-  bodies.forEach((body, i) => {
+  const single = `${rootPath}/FatturaElettronicaBody`;
+  for (let b = 0; b < bodies.length; b++) {
+    const body = bodies[b] as XmlElement;
+    // Written out (not spread from fc): one hidden class for every body context.
     const c: BodyContext = {
-      ...fc,
+      root,
+      header,
+      rootPath,
+      day,
+      received,
       body,
-      base: `${rootPath}/FatturaElettronicaBody${bodies.length > 1 ? `[${i + 1}]` : ''}`,
+      base: bodies.length > 1 ? `${single}[${b + 1}]` : single,
       tipo: textAt(body, 'DatiGenerali/DatiGeneraliDocumento/TipoDocumento') ?? '',
       memo: new Map(),
     };
-    for (const { check, only } of sel.body) {
+    for (let i = 0; i < sel.body.length; i++) {
+      const { check, only } = sel.body[i] as Selected<BodyCheck>;
       try {
         const found = check.run(c);
         if (found.length > 0) sort(out, found, only);
@@ -137,7 +156,7 @@ export function runChecks(
         out.errors.push(failed(check, e, c.base));
       }
     }
-  });
+  }
   return out;
 }
 

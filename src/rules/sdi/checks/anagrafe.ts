@@ -56,16 +56,26 @@ function at_(c: FileContext, l: Layout, rel: string): Pick<Finding, 'path' | 'li
   return { path: `${l.root}/${rel}`, ...(el ? { line: el.line, column: el.column } : {}) };
 }
 
-/** An Italian partita IVA at `rel` (an IdFiscaleIVA) with a wrong check digit or office code. */
-function vat(c: FileContext, l: Layout, code: string, rel: string, who: string, whoIt: string): Finding[] {
-  const codice = textAt(c.header, `${rel}/IdCodice`);
-  if (textAt(c.header, `${rel}/IdPaese`) !== 'IT' || !codice || isValidPartitaIva(codice)) return [];
+/** The paths of an IdFiscaleIVA's parts, joined once. */
+const idPaths = (rel: string) => ({ paese: `${rel}/IdPaese`, codice: `${rel}/IdCodice` });
+
+/** An Italian partita IVA (an IdFiscaleIVA) with a wrong check digit or office code. */
+function vat(
+  c: FileContext,
+  l: Layout,
+  code: string,
+  id: ReturnType<typeof idPaths>,
+  who: string,
+  whoIt: string,
+): Finding[] {
+  const codice = textAt(c.header, id.codice);
+  if (textAt(c.header, id.paese) !== 'IT' || !codice || isValidPartitaIva(codice)) return [];
   return [
     finding(
       code,
       `The ${who} partita IVA IT${codice} has a wrong check digit or office code: SdI will not find it in the Anagrafe Tributaria.`,
       `La partita IVA ${whoIt} IT${codice} ha la cifra di controllo o il codice ufficio errati: lo SdI non la troverà in Anagrafe Tributaria.`,
-      at_(c, l, `${rel}/IdCodice`),
+      at_(c, l, id.codice),
     ),
   ];
 }
@@ -90,6 +100,10 @@ const PEC = 'DatiTrasmissione/PECDestinatario';
 /** The checks of one document, at its paths. */
 function anagrafe(l: Layout): FileCheck[] {
   const o = (codes: string[]) => ({ codes, section: SECTION, document: l.document });
+  const cedenteIva = idPaths(l.cedenteIva);
+  const rappresentanteIva = idPaths(l.rappresentanteIva);
+  const rappresentanteCessionarioIva = idPaths(l.rappresentanteCessionarioIva);
+  const cessionarioIva = idPaths(l.cessionarioIva);
   return [
     /** 00300: the trasmittente's IdCodice (1.1.1.2), when IT, must be a codice fiscale. */
     fileCheck(
@@ -109,7 +123,7 @@ function anagrafe(l: Layout): FileCheck[] {
     /** 00301: the cedente's partita IVA. */
     fileCheck(
       function partitaIvaCedente00301(c) {
-        return vat(c, l, '00301', l.cedenteIva, "cedente's", 'del cedente');
+        return vat(c, l, '00301', cedenteIva, "cedente's", 'del cedente');
       },
       o(['00301']),
     ),
@@ -124,19 +138,12 @@ function anagrafe(l: Layout): FileCheck[] {
     fileCheck(
       function rappresentante00303(c) {
         return [
+          ...vat(c, l, '00303', rappresentanteIva, "rappresentante fiscale's", 'del rappresentante fiscale'),
           ...vat(
             c,
             l,
             '00303',
-            l.rappresentanteIva,
-            "rappresentante fiscale's",
-            'del rappresentante fiscale',
-          ),
-          ...vat(
-            c,
-            l,
-            '00303',
-            l.rappresentanteCessionarioIva,
+            rappresentanteCessionarioIva,
             "cessionario's rappresentante fiscale",
             'del rappresentante fiscale del cessionario',
           ),
@@ -162,7 +169,7 @@ function anagrafe(l: Layout): FileCheck[] {
     /** 00305: the cessionario's partita IVA. */
     fileCheck(
       function partitaIvaCessionario00305(c) {
-        return vat(c, l, '00305', l.cessionarioIva, "cessionario's", 'del cessionario');
+        return vat(c, l, '00305', cessionarioIva, "cessionario's", 'del cessionario');
       },
       o(['00305']),
     ),
@@ -205,7 +212,7 @@ function anagrafe(l: Layout): FileCheck[] {
     fileCheck(
       function nonResidente00313(c) {
         if (textAt(c.header, CD) !== 'XXXXXXX') return [];
-        const paese = textAt(c.header, `${l.cessionarioIva}/IdPaese`);
+        const paese = textAt(c.header, cessionarioIva.paese);
         if (paese && paese !== 'IT') return [];
         return [
           finding(

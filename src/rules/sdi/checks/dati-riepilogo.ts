@@ -113,17 +113,20 @@ export const imponibile00422 = bodyCheck(
       if (!s) sums.set(r, (s = { lines: ZERO, riepilogo: ZERO }));
       return s;
     };
-    for (const [rel, amount] of [
-      [LINES, 'PrezzoTotale'],
-      [CASSA, 'ImportoContributoCassa'],
-    ] as const) {
-      for (const { el } of each(c, rel)) {
-        const r = rateKey(textAt(el, 'AliquotaIVA'));
-        const v = dec(textAt(el, amount));
-        if (r && v) {
-          const s = get(r);
-          s.lines = s.lines.plus(v);
-        }
+    for (const { el } of each(c, LINES)) {
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
+      const v = dec(textAt(el, 'PrezzoTotale'));
+      if (r && v) {
+        const s = get(r);
+        s.lines = s.lines.plus(v);
+      }
+    }
+    for (const { el } of each(c, CASSA)) {
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
+      const v = dec(textAt(el, 'ImportoContributoCassa'));
+      if (r && v) {
+        const s = get(r);
+        s.lines = s.lines.plus(v);
       }
     }
     for (const { el, path } of each(c, RIEPILOGO)) {

@@ -10,6 +10,7 @@ import {
   loc,
   ONE,
   textAt,
+  ZERO,
   type Big,
   type Finding,
   type XmlElement,
@@ -97,7 +98,7 @@ function discounted(unit: Big, line: XmlElement, r: Reading, open: Open | null):
     let imp = dec(textAt(sm, 'Importo'));
     if (open) {
       if (perc && imp) open.both = true;
-      if (imp && imp.s < 0 && !imp.eq(0)) open.negative = true;
+      if (imp && imp.s < 0 && !imp.eq(ZERO)) open.negative = true;
     }
     if (imp && r.negative === 'magnitude') imp = imp.abs();
     if (perc && (!imp || r.both === 'percentuale'))
@@ -145,7 +146,6 @@ export const prezzoTotale00423 = bodyCheck(
       const open: Open = { both: false, negative: false };
       const expected = discounted(unit, el, PRIMARY, open).times(qty);
       const diff = total.minus(expected).abs();
-      const where = loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`);
       if (!open.both && !open.negative) {
         if (diff.gt(CENT))
           out.push(
@@ -153,7 +153,7 @@ export const prezzoTotale00423 = bodyCheck(
               '00423',
               `PrezzoTotale ${show(total)} should be PrezzoUnitario × Quantita with discounts = ${show(expected)} (difference ${show(diff)}, tolerance 0.01).`,
               `Il PrezzoTotale ${show(total)} dovrebbe essere PrezzoUnitario × Quantita con sconti = ${show(expected)} (differenza ${show(diff)}, tolleranza 0,01).`,
-              where,
+              loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
             ),
           );
         continue;
@@ -178,7 +178,7 @@ export const prezzoTotale00423 = bodyCheck(
             '00423',
             `PrezzoTotale ${show(total)} matches PrezzoUnitario × Quantita with discounts under no reading (tolerance 0.01): ${list(results, 0)}.`,
             `Il PrezzoTotale ${show(total)} non corrisponde a PrezzoUnitario × Quantita con sconti in nessuna lettura (tolleranza 0,01): ${list(results, 1)}.`,
-            where,
+            loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
           ),
         );
         continue;
@@ -189,7 +189,7 @@ export const prezzoTotale00423 = bodyCheck(
           '00423-AMBIGUOUS',
           `PrezzoTotale ${show(total)} matches only when reading ${list(matched, 0)}; when reading ${list(failed, 0)}, SdI would refuse it (00423). The check list does not say which reading SdI uses and fatturad could not confirm it: the file passes, check SdI's answer.`,
           `Il PrezzoTotale ${show(total)} torna solo leggendo ${list(matched, 1)}; leggendo ${list(failed, 1)} lo SdI lo scarterebbe (00423). L'elenco dei controlli non dice quale lettura usa lo SdI e fatturad non ha potuto confermarla: il file passa, verificare l'esito dello SdI.`,
-          where,
+          loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
         ),
       );
     }
