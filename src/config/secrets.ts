@@ -109,7 +109,11 @@ export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.
       if (env[n.name] === undefined)
         out.push({
           ...n,
-          problem: `${n.key} = "${n.name}": the environment variable ${n.name} is not set (it must hold ${n.what})`,
+          problem:
+            `${n.key} = "${n.name}": the environment variable ${n.name} is not set (it must hold ${n.what})` +
+            (n.key === 'archive.signing.passphraseEnv' && !config.archive.signing.pfx
+              ? `; for a key file that is not encrypted, set ${n.key} to ""`
+              : ''),
         });
     } else {
       try {
