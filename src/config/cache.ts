@@ -97,7 +97,11 @@ export function keepConfig(
     fs.writeFileSync(tmp, JSON.stringify({ key: k, secretVars, config } satisfies Entry), { mode: 0o600 });
     fs.renameSync(tmp, where);
   } catch {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // Nowhere to write: nothing was written.
+    }
   }
 }
 

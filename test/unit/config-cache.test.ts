@@ -53,5 +53,11 @@ describe('config cache', () => {
     fs.mkdirSync(path.join(t.dir, 'damaged', 'fatturad'), { recursive: true });
     fs.writeFileSync(path.join(t.dir, 'damaged', 'fatturad', 'config.json'), '{"key":');
     expect(cachedConfig(file, e, t.dir)).toBeNull();
+    // A cache folder that cannot be made (under a file): nothing kept, nothing thrown.
+    const nowhere = env({ XDG_CACHE_HOME: path.join(file, 'below-a-file') });
+    expect(() =>
+      keepConfig(file, loadConfig({ file, env: nowhere, cwd: t.dir }), nowhere, t.dir),
+    ).not.toThrow();
+    expect(cachedConfig(file, nowhere, t.dir)).toBeNull();
   });
 });
