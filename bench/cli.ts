@@ -6,7 +6,7 @@
  *
  *   npm run bench:cli [-- --files 10000 --runs 5]
  *
- * The typical files are the project's example invoices (examples/*.xml) when there are any, else
+ * The typical files are the project's valid FPR12 example invoices (examples/*.xml) when there are any, else
  * the official FPR01 sample from ../shared/spec, else a built-in FPR12 invoice; each copy gets its
  * own Numero. The 10,000 files are given to every tool in one process, as relative names.
  */
@@ -89,7 +89,8 @@ function templates(): { source: string; texts: string[] } {
   if (fs.existsSync(examples)) {
     const texts = fs
       .readdirSync(examples)
-      .filter((f) => /\.xml$/i.test(f))
+      // The deliberately invalid examples (ERR*) are not typical.
+      .filter((f) => /\.xml$/i.test(f) && !/_ERR/i.test(f))
       .sort()
       .map((f) => fs.readFileSync(path.join(examples, f), 'utf8'))
       .filter((t) => /versione="FPR12"/.test(t) && /<Numero>/.test(t));
@@ -172,7 +173,8 @@ function main(): void {
     // A store with some documents, for `status` (and the uniqueness check of `validate`).
     const dataDir = path.join(dir, 'data');
     seedStore(dataDir, 1000);
-    const env = { ...process.env, FATTURAD_DATA_DIR: dataDir };
+    // The configuration a command keeps for the next (src/config/cache.ts) goes in this run's folder.
+    const env = { ...process.env, FATTURAD_DATA_DIR: dataDir, XDG_CACHE_HOME: path.join(dir, 'cache') };
     delete env.FATTURAD_CONFIG;
 
     const shared = path.resolve(root, '..', 'shared', 'spec', 'fatturapa', 'schema');
@@ -199,6 +201,10 @@ function main(): void {
     measure('node -e 0 (bare node)', [node, '-e', '0']);
     const version = measure('fatturad --version', [...fd, '--version']);
     const status = measure('fatturad status (1,000 documents)', [...fd, 'status']);
+    // Every run loads the configuration (yaml, zod): nowhere to keep it.
+    measure('  the same, configuration not kept', [...fd, 'status'], RUNS, {
+      XDG_CACHE_HOME: '/dev/null/none',
+    });
     const one = measure('fatturad validate, one file', [...fd, 'validate', names[0] as string]);
     const many = measure(`fatturad validate, ${N} files`, [...fd, 'validate', ...names], big);
     let lint: Row | null = null;
