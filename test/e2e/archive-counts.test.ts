@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -13,6 +13,9 @@ import { tempDir } from '../helpers/tmp.js';
  * date option refuses a day that does not exist (exit 2).
  */
 const run = promisify(execFile);
+/** A fresh data folder makes the simulator's certificates first: slow on a busy machine. */
+const READY_MS = 90_000;
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const t = tempDir('fatturad-archive-counts-');
 const dir = t.dir;
 const outbox = path.join(dir, 'outbox');
@@ -44,7 +47,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   daemon = runCli(['start', '--config', cfg], logFile);
-  await waitForEvent(logFile, 'daemon.ready');
+  await waitForEvent(logFile, 'daemon.ready', 0, READY_MS);
   const xml = exampleText(EX.b2b).replace(/<Data>[^<]*<\/Data>/, `<Data>${today}</Data>`);
   for (let i = 1; i <= 3; i++)
     fs.writeFileSync(

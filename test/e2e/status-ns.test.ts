@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLI, readLog, runCli, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -14,6 +14,9 @@ import { tempDir } from '../helpers/tmp.js';
  * with its rows in the shapes the previous version wrote.
  */
 const run = promisify(execFile);
+/** A fresh data folder makes the simulator's certificates first: slow on a busy machine. */
+const READY_MS = 90_000;
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const t = tempDir('fatturad-status-ns-');
 const dir = t.dir;
 const outbox = path.join(dir, 'outbox');
@@ -49,7 +52,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   daemon = runCli(['start', '--config', cfg], logFile);
-  await waitForEvent(logFile, 'daemon.ready');
+  await waitForEvent(logFile, 'daemon.ready', 0, READY_MS);
   // One file SdI rejects (NS 00200 from the simulator), one fatturad rejects itself.
   fs.writeFileSync(path.join(outbox, 'ns.xml'), example(EX.b2b));
   fs.writeFileSync(path.join(outbox, 'local.xml'), example(EX.invalid));

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CLI, readLog, runCli, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -14,6 +14,9 @@ import { tempDir } from '../helpers/tmp.js';
  * and a busy port exit 1, each with one log line and no stack trace.
  */
 const run = promisify(execFile);
+/** A fresh data folder makes the simulator's certificates first: slow on a busy machine. */
+const READY_MS = 90_000;
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 const t = tempDir('fatturad-locks-');
 afterAll(() => t.cleanup());
 
@@ -44,7 +47,7 @@ async function cli(args: string[], env: Record<string, string>) {
   return run(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     cwd: t.dir,
-    timeout: 30_000,
+    timeout: 120_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({
@@ -69,8 +72,8 @@ describe('two daemons', () => {
     const db = start('b', envFor(b));
     try {
       const [ra, rb] = await Promise.all([
-        waitForEvent(da.logFile, 'daemon.ready'),
-        waitForEvent(db.logFile, 'daemon.ready'),
+        waitForEvent(da.logFile, 'daemon.ready', 0, READY_MS),
+        waitForEvent(db.logFile, 'daemon.ready', 0, READY_MS),
       ]);
       expect(ra.folders).toEqual([path.join(a, 'outbox')]);
       expect(rb.folders).toEqual([path.join(b, 'outbox')]);
@@ -105,7 +108,7 @@ describe('two daemons', () => {
       envFor(path.join(t.dir, 'first'), { FATTURAD_INTAKE__FOLDERS: `[{path: ${shared}}]` }),
     );
     try {
-      await waitForEvent(first.logFile, 'daemon.ready');
+      await waitForEvent(first.logFile, 'daemon.ready', 0, READY_MS);
       const second = start(
         'second',
         envFor(path.join(t.dir, 'second'), { FATTURAD_INTAKE__FOLDERS: `[{path: ${shared}}]` }),
@@ -143,7 +146,7 @@ describe('two daemons', () => {
     const dir = path.join(t.dir, 'same');
     const first = start('same-1', envFor(dir));
     try {
-      await waitForEvent(first.logFile, 'daemon.ready');
+      await waitForEvent(first.logFile, 'daemon.ready', 0, READY_MS);
       const second = start('same-2', envFor(dir, { FATTURAD_INTAKE__FOLDERS: `[{path: ${dir}/other}]` }));
       expect((await second.exited).code).toBe(4);
       expect(readLog(second.logFile).find((l) => l.event === 'daemon.already_running')).toMatchObject({
@@ -158,7 +161,7 @@ describe('two daemons', () => {
   it('stale locks of a killed daemon are taken over', async () => {
     const dir = path.join(t.dir, 'stale');
     const first = start('stale-1', envFor(dir));
-    await waitForEvent(first.logFile, 'daemon.ready');
+    await waitForEvent(first.logFile, 'daemon.ready', 0, READY_MS);
     first.child.kill('SIGKILL');
     await first.exited;
     expect(fs.existsSync(path.join(dir, 'outbox', '.fatturad.lock'))).toBe(true);
@@ -167,7 +170,7 @@ describe('two daemons', () => {
     fs.writeFileSync(path.join(dir, 'fatturad.pid'), `${gone}\n`);
     const second = start('stale-2', envFor(dir));
     try {
-      await waitForEvent(second.logFile, 'daemon.ready');
+      await waitForEvent(second.logFile, 'daemon.ready', 0, READY_MS);
       const lock = JSON.parse(fs.readFileSync(path.join(dir, 'outbox', '.fatturad.lock'), 'utf8')) as {
         pid: number;
       };
