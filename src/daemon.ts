@@ -3,7 +3,14 @@ import path from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { assertSecrets } from './config/secrets.js';
-import { DATA_LOCK, FolderLockedError, lockFolder, lockFolders, type HeldLock } from './lock.js';
+import {
+  DATA_LOCK,
+  FolderLockedError,
+  HEARTBEAT_MS,
+  lockFolder,
+  lockFolders,
+  type HeldLock,
+} from './lock.js';
 import { OpsServer, type HealthReport } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
@@ -125,6 +132,7 @@ export class Daemon {
   private ops: OpsServer | null = null;
   /** The locks held: the data folder first, then the folders of ownedFolders(). */
   private locks: HeldLock[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
   readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
@@ -159,6 +167,8 @@ export class Daemon {
       await fsp.mkdir(dir, { recursive: true });
     }
     this.takeLocks(c);
+    this.heartbeat = setInterval(() => this.locks.forEach((l) => l.touch()), HEARTBEAT_MS);
+    this.heartbeat.unref();
     this.store = new Store(c.paths.db);
     this.log.info(
       {
@@ -495,6 +505,7 @@ export class Daemon {
       await this.ops?.close();
       this.store?.close();
       this.store = null;
+      if (this.heartbeat) clearInterval(this.heartbeat);
       for (const l of this.locks.reverse()) l.release();
       this.locks = [];
       if (!opts.quiet) this.log.info({ event: 'daemon.stopped' }, 'stopped');

@@ -15,6 +15,13 @@ import path from 'node:path';
 export const FOLDER_LOCK = '.fatturad.lock';
 /** The lock file in the data folder (the name earlier versions used, so they see it too). */
 export const DATA_LOCK = 'fatturad.pid';
+/** A running daemon touches its lock files this often (HeldLock.touch). */
+export const HEARTBEAT_MS = 15_000;
+/**
+ * A lock whose owner cannot be looked at from here (another host, another container: another PID
+ * namespace) is stale once it has not been touched for this long.
+ */
+export const STALE_AFTER_MS = 60_000;
 
 export class FolderLockedError extends Error {
   override name = 'FolderLockedError';
@@ -27,7 +34,8 @@ export class FolderLockedError extends Error {
   ) {
     const who =
       host && host !== os.hostname()
-        ? `pid ${pid ?? '?'} on host ${host}; if fatturad no longer runs there, remove ${file}`
+        ? `pid ${pid ?? '?'} on host ${host}, alive less than ${STALE_AFTER_MS / 1000} s ago; ` +
+          `if fatturad no longer runs there, wait or remove ${file}`
         : `pid ${pid ?? '?'}`;
     super(`another fatturad (${who}) is running on the ${role} ${folder}`);
   }
@@ -100,13 +108,24 @@ function processAlive(pid: number): boolean {
 
 type Owner = 'self' | 'alive' | 'stale';
 
-function ownerOf(lock: LockContent): Owner {
+function ownerOf(lock: LockContent, file: string): Owner {
   const me = own('');
-  // Another machine or container: its processes cannot be seen from here; assume it runs.
-  if (lock.host && lock.host !== me.host) return 'alive';
+  // Another machine or container: its processes cannot be seen from here; its heartbeat decides.
+  const heartbeat = (): Owner => {
+    try {
+      return Date.now() - fs.statSync(file).mtimeMs < STALE_AFTER_MS ? 'alive' : 'stale';
+    } catch {
+      return 'stale';
+    }
+  };
+  if (lock.host && lock.host !== me.host) return heartbeat();
   if (lock.bootId && me.bootId && lock.bootId !== me.bootId) return 'stale';
-  if (lock.pid === process.pid)
-    return !lock.startTime || !me.startTime || lock.startTime === me.startTime ? 'self' : 'stale';
+  if (lock.pid === process.pid) {
+    if (!lock.startTime || !me.startTime || lock.startTime === me.startTime) return 'self';
+    // Our PID, another start time: an earlier run in this PID namespace (a container restarted)
+    // or a container with the same host name (its PID 1 is ours too): the heartbeat decides.
+    return heartbeat();
+  }
   if (!processAlive(lock.pid)) return 'stale';
   if (lock.startTime) {
     const now = startTimeOf(lock.pid);
@@ -118,6 +137,8 @@ function ownerOf(lock: LockContent): Owner {
 export interface HeldLock {
   folder: string;
   file: string;
+  /** The heartbeat: a running daemon touches its locks every HEARTBEAT_MS. */
+  touch(): void;
   release(): void;
 }
 
@@ -133,6 +154,14 @@ export function lockFolder(folder: string, role: string, name = FOLDER_LOCK): He
   const held: HeldLock = {
     folder,
     file,
+    touch: () => {
+      try {
+        const now = new Date();
+        fs.utimesSync(file, now, now);
+      } catch {
+        /* gone (a person removed it): the next start makes it again */
+      }
+    },
     release: () => {
       const cur = read(file);
       if (cur !== 'missing' && cur !== null && cur.pid === process.pid) fs.rmSync(file, { force: true });
@@ -161,7 +190,7 @@ export function lockFolder(folder: string, role: string, name = FOLDER_LOCK): He
       }
       if (age < 5_000) throw new FolderLockedError(folder, role, null, null, file);
     } else {
-      const owner = ownerOf(cur);
+      const owner = ownerOf(cur, file);
       if (owner === 'self') {
         fs.writeFileSync(file, content);
         return held;

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DATA_LOCK, FOLDER_LOCK, FolderLockedError, lockFolder, lockFolders } from '../../src/lock.js';
+import {
+  DATA_LOCK,
+  FOLDER_LOCK,
+  FolderLockedError,
+  lockFolder,
+  lockFolders,
+  STALE_AFTER_MS,
+} from '../../src/lock.js';
 import { isIgnoredName } from '../../src/watchers/accept.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -95,12 +102,32 @@ describe('folder locks', () => {
     lockFolder(dir, 'drop folder').release();
   });
 
-  it('a lock from another host is not judged from here', () => {
+  it('a lock from another host or container: its heartbeat decides', () => {
     const dir = tmp();
-    fs.writeFileSync(path.join(dir, FOLDER_LOCK), JSON.stringify({ pid: deadPid(), host: 'elsewhere' }));
+    const file = path.join(dir, FOLDER_LOCK);
+    fs.writeFileSync(file, JSON.stringify({ pid: deadPid(), host: 'elsewhere' }));
     const err = lockedBy(() => lockFolder(dir, 'import folder'));
     expect(err.message).toContain('on host elsewhere');
-    expect(err.message).toContain(`remove ${path.join(dir, FOLDER_LOCK)}`);
+    expect(err.message).toContain(`remove ${file}`);
+    // Not touched for longer than STALE_AFTER_MS: its daemon is gone.
+    const old = new Date(Date.now() - STALE_AFTER_MS - 1000);
+    fs.utimesSync(file, old, old);
+    const l = lockFolder(dir, 'import folder');
+    // A held lock's heartbeat keeps it fresh.
+    fs.utimesSync(file, old, old);
+    l.touch();
+    expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(STALE_AFTER_MS);
+    l.release();
+  });
+
+  it('our own PID with another start time (another container with our host name, or an earlier run in it): the heartbeat decides', () => {
+    const dir = tmp();
+    const file = path.join(dir, FOLDER_LOCK);
+    fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname(), startTime: '1' }));
+    expect(lockedBy(() => lockFolder(dir, 'drop folder')).pid).toBe(process.pid);
+    const old = new Date(Date.now() - STALE_AFTER_MS - 1000);
+    fs.utimesSync(file, old, old);
+    lockFolder(dir, 'drop folder').release();
   });
 
   it('lockFolders: a refusal releases the folders already taken; the same folder twice is locked once', () => {
