@@ -4,7 +4,7 @@
  * several times; the table gives the median wall time, the spread and the peak RSS of the whole
  * process (worker threads included), measured by `/usr/bin/time`, and whether the target is met.
  *
- *   npm run bench:cli [-- --files 10000 --runs 5]
+ *   npm run bench:cli [-- --files 10000 --runs 5 --cli OTHER/dist/cli.js]
  *
  * The typical files are the project's valid FPR12 example invoices (examples/*.xml) when there are any, else
  * the official FPR01 sample from ../shared/spec, else a built-in FPR12 invoice; each copy gets its
@@ -22,7 +22,8 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(root, 'dist', 'cli.js');
+/** `--cli DIR/dist/cli.js`: measure another build (e.g. an older commit's) on the same files. */
+const CLI = path.resolve(arg('--cli') ?? path.join(root, 'dist', 'cli.js'));
 const N = Number(arg('--files') ?? 0) || 10_000;
 const RUNS = Number(arg('--runs') ?? 0) || 5;
 const TIME = '/usr/bin/time';
@@ -174,7 +175,11 @@ function main(): void {
     const dataDir = path.join(dir, 'data');
     seedStore(dataDir, 1000);
     // The configuration a command keeps for the next (src/config/cache.ts) goes in this run's folder.
-    const env = { ...process.env, FATTURAD_DATA_DIR: dataDir, XDG_CACHE_HOME: path.join(dir, 'cache') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FATTURAD_DATA_DIR: dataDir,
+      XDG_CACHE_HOME: path.join(dir, 'cache'),
+    };
     delete env.FATTURAD_CONFIG;
 
     const shared = path.resolve(root, '..', 'shared', 'spec', 'fatturapa', 'schema');
@@ -184,7 +189,7 @@ function main(): void {
     const fd = [node, CLI];
 
     console.log(
-      `CLI benchmark: ${os.availableParallelism()} CPUs, node ${process.version}; ${N} typical files ` +
+      `CLI benchmark of ${path.relative(process.cwd(), CLI) || CLI}: ${os.availableParallelism()} CPUs, node ${process.version}; ${N} typical files ` +
         `(${(bytes / N / 1024).toFixed(1)} KB on average) from ${source}; ${RUNS} runs each (the ${N}-file cases 3)`,
     );
     const rows: Row[] = [];
