@@ -28,13 +28,13 @@ export interface CheckResult {
   info: Finding[];
 }
 
-interface Selected<C extends SdiCheck> {
+export interface Selected<C extends SdiCheck> {
   check: C;
   /** The codes in force, when some of the check's codes are not; null when all are. */
   only: ReadonlySet<string> | null;
 }
 
-interface Selection {
+export interface Selection {
   file: Selected<FileCheck>[];
   body: Selected<BodyCheck>[];
 }
