@@ -319,7 +319,17 @@ export function buildProgram(): Command {
           passiveDir: o.deliver,
           log,
         });
-        const { riceviFileUrl } = await sim.listen('127.0.0.1', Number(o.port));
+        const { riceviFileUrl } = await sim.listen('127.0.0.1', Number(o.port)).catch((err: unknown) => {
+          // A port taken: one line naming it, no stack trace (as the daemon's http.listen_failed).
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+          log.fatal(
+            { event: 'sim.listen_failed', host: '127.0.0.1', port: Number(o.port), code },
+            `cannot listen on 127.0.0.1:${o.port} (${code}): give another --port, or stop the process that holds it`,
+          );
+          log.flush(() => process.exit(EXIT.FAILURE));
+          return new Promise<never>(() => undefined);
+        });
         sim.connect({ trasmissioneFatture: o.trasmissione, ricezioneFatture: o.ricezione });
         log.info(
           {

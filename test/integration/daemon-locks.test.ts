@@ -214,6 +214,21 @@ describe('start failures an administrator fixes', () => {
     }
   });
 
+  it('fatturad sim on a busy port: exit 1, sim.listen_failed, no stack trace', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const r = await cli(['sim', '--port', String(port), '--pki', path.join(t.dir, 'sim-pki')], {});
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      expect(events(r.stdout).find((l) => l.event === 'sim.listen_failed')).toMatchObject({ port });
+      expect(r.stdout).not.toMatch(/\n\s+at /);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a busy SDICoop listen port: exit 1, sdicoop.listen_failed', async () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
