@@ -7,7 +7,7 @@
  *   npm run bench:cli [-- --files 10000 --runs 5 --cli OTHER/dist/cli.js]
  *
  * The typical files are the project's valid FPR12 example invoices (examples/*.xml) when there are any, else
- * the official FPR01 sample from ../shared/spec, else a built-in FPR12 invoice; each copy gets its
+ * the official FPR01 sample from the spec folder, else a built-in FPR12 invoice; each copy gets its
  * own Numero. The 10,000 files are given to every tool in one process, as relative names.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FATTURAPA_XSD, schemaCatalog, SPEC_HINT, specPath } from '../test/helpers/spec.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -28,7 +29,7 @@ const N = Number(arg('--files') ?? 0) || 10_000;
 const RUNS = Number(arg('--runs') ?? 0) || 5;
 const TIME = '/usr/bin/time';
 
-/** A valid FPR12 invoice, used only when neither examples/ nor ../shared/spec has one. */
+/** A valid FPR12 invoice, used only when neither examples/ nor the spec folder has one. */
 const TEMPLATE = `<?xml version="1.0" encoding="UTF-8"?>
 <p:FatturaElettronica versione="FPR12" xmlns:p="http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2">
   <FatturaElettronicaHeader>
@@ -97,17 +98,8 @@ function templates(): { source: string; texts: string[] } {
       .filter((t) => /versione="FPR12"/.test(t) && /<Numero>/.test(t));
     if (texts.length > 0) return { source: `examples/ (${texts.length} FPR12 invoices)`, texts };
   }
-  const sample = path.resolve(
-    root,
-    '..',
-    'shared',
-    'spec',
-    'fatturapa',
-    'samples',
-    'IT01234567890_FPR01.xml',
-  );
-  if (fs.existsSync(sample))
-    return { source: 'the official FPR01 sample', texts: [fs.readFileSync(sample, 'utf8')] };
+  const sample = specPath('fatturapa', 'samples', 'IT01234567890_FPR01.xml');
+  if (sample) return { source: 'the official FPR01 sample', texts: [fs.readFileSync(sample, 'utf8')] };
   return { source: 'a built-in FPR12 invoice', texts: [TEMPLATE] };
 }
 
@@ -182,9 +174,9 @@ function main(): void {
     };
     delete env.FATTURAD_CONFIG;
 
-    const shared = path.resolve(root, '..', 'shared', 'spec', 'fatturapa', 'schema');
-    const xsd = path.join(shared, 'v1.2.3', 'Schema_VFPR12_v1.2.3.xsd');
-    const catalog = path.join(shared, 'catalog.xml');
+    // The official XSD from ../shared/spec or .cache/spec (scripts/fetch-spec.sh), as bench/validate.ts.
+    const xsd = specPath(FATTURAPA_XSD);
+    const catalog = schemaCatalog();
     const node = process.execPath;
     const fd = [node, CLI];
 
@@ -213,7 +205,7 @@ function main(): void {
     const one = measure('fatturad validate, one file', [...fd, 'validate', names[0] as string]);
     const many = measure(`fatturad validate, ${N} files`, [...fd, 'validate', ...names], big);
     let lint: Row | null = null;
-    if (fs.existsSync(xsd) && spawnSync('xmllint', ['--version']).status === 0) {
+    if (xsd && catalog && spawnSync('xmllint', ['--version']).status === 0) {
       lint = measure(
         `xmllint --noout --schema, ${N} files`,
         ['xmllint', '--nonet', '--noout', '--schema', xsd, ...names],
@@ -223,7 +215,7 @@ function main(): void {
         },
       );
     } else {
-      console.log(`(xmllint --schema skipped: no xmllint, or no ${xsd})`);
+      console.log(`(xmllint --schema skipped: ${xsd ? 'no xmllint' : SPEC_HINT})`);
     }
     measure(`sha256sum, ${N} files`, ['sha256sum', ...names], big);
 
