@@ -178,11 +178,12 @@ function main(): void {
     const xsd = specPath(FATTURAPA_XSD);
     const catalog = schemaCatalog();
     const node = process.execPath;
+    const big = Math.min(RUNS, 3);
     const fd = [node, CLI];
 
     console.log(
       `CLI benchmark of ${path.relative(process.cwd(), CLI) || CLI}: ${os.availableParallelism()} CPUs, node ${process.version}; ${N} typical files ` +
-        `(${(bytes / N / 1024).toFixed(1)} KB on average) from ${source}; ${RUNS} runs each (the ${N}-file cases 3)`,
+        `(${(bytes / N / 1024).toFixed(1)} KB on average) from ${source}; ${RUNS} runs each (the ${N}-file cases ${big})`,
     );
     const rows: Row[] = [];
     const measure = (label: string, cmd: string[], runs = RUNS, extraEnv: NodeJS.ProcessEnv = {}): Row => {
@@ -193,7 +194,6 @@ function main(): void {
       rows.push(row);
       return row;
     };
-    const big = Math.min(RUNS, 3);
 
     measure('node -e 0 (bare node)', [node, '-e', '0']);
     const version = measure('fatturad --version', [...fd, '--version']);
