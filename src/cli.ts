@@ -266,7 +266,7 @@ export function buildProgram(): Command {
       'run the SdI simulator alone (SDICoop over HTTPS with mutual TLS on loopback), for a daemon in another process',
     )
     .option('--port <port>', 'port of its SdIRiceviFile endpoint', '9480')
-    .option('--pki <dir>', 'where its certificates are made (CA, SdI, fatturad)', './var/sim/pki')
+    .option('--pki <dir>', 'where its certificates are made (CA, SdI, fatturad); default <dataDir>/sim/pki')
     .option(
       '--scenario <name>',
       `deliver | mc-rc | mc-at | accept | refuse | expire | reject | unavailable | slow`,
@@ -285,19 +285,24 @@ export function buildProgram(): Command {
     )
     .option(
       '--deliver <dir>',
-      'invoices dropped here are delivered to the daemon as received invoices',
-      './var/sim/deliver',
+      'invoices dropped here are delivered to the daemon as received invoices; default <dataDir>/sim/deliver',
     )
     .action(
       async (o: {
         port: string;
-        pki: string;
+        pki?: string;
         scenario: string;
         delay: string;
         trasmissione: string;
         ricezione: string;
-        deliver: string;
+        deliver?: string;
       }) => {
+        // The folders follow dataDir (FATTURAD_DATA_DIR, or the file in FATTURAD_CONFIG), as the
+        // embedded simulator's do.
+        const { default: path } = await import('node:path');
+        const dataDir = o.pki && o.deliver ? '' : (await configOrExit(undefined)).dataDir;
+        const pkiDir = o.pki ?? path.join(dataDir, 'sim', 'pki');
+        const deliverDir = o.deliver ?? path.join(dataDir, 'sim', 'deliver');
         const { SCENARIOS } = await import('./sim/engine.js');
         if (!(SCENARIOS as readonly string[]).includes(o.scenario)) {
           process.stderr.write(`fatturad: unknown scenario ${o.scenario} (${SCENARIOS.join(', ')})\n`);
@@ -307,7 +312,23 @@ export function buildProgram(): Command {
         const { SdiSimulator } = await import('./sim/simulator.js');
         const { createLogger } = await import('./log.js');
         const log = createLogger({ level: 'info', format: 'auto' });
-        const pki = await ensureSimPki(o.pki);
+        // The deliver folder is the simulator's to take files from: one process at a time (exit 4).
+        const { FolderLockedError, lockFolder } = await import('./lock.js');
+        let deliverLock: { release(): void; touch(): void };
+        try {
+          deliverLock = lockFolder(deliverDir, "simulator's deliver folder");
+        } catch (err) {
+          if (!(err instanceof FolderLockedError)) throw err;
+          log.fatal(
+            { event: 'daemon.already_running', folder: err.folder, role: err.role, otherPid: err.pid },
+            err.message,
+          );
+          log.flush(() => process.exit(EXIT.ALREADY_RUNNING));
+          return;
+        }
+        const heartbeat = setInterval(() => deliverLock.touch(), 15_000);
+        heartbeat.unref();
+        const pki = await ensureSimPki(pkiDir);
         const sim = new SdiSimulator({
           tls: {
             cert: fs.readFileSync(pki.sdi.cert),
@@ -316,7 +337,7 @@ export function buildProgram(): Command {
           },
           scenario: o.scenario as (typeof SCENARIOS)[number],
           delayMs: Number(o.delay),
-          passiveDir: o.deliver,
+          passiveDir: deliverDir,
           log,
         });
         const { riceviFileUrl } = await sim.listen('127.0.0.1', Number(o.port)).catch((err: unknown) => {
@@ -327,6 +348,7 @@ export function buildProgram(): Command {
             { event: 'sim.listen_failed', host: '127.0.0.1', port: Number(o.port), code },
             `cannot listen on 127.0.0.1:${o.port} (${code}): give another --port, or stop the process that holds it`,
           );
+          deliverLock.release();
           log.flush(() => process.exit(EXIT.FAILURE));
           return new Promise<never>(() => undefined);
         });
@@ -342,7 +364,11 @@ export function buildProgram(): Command {
           `SdI simulator ready. Configure the daemon with channel.sdicoop: { simulator: false, endpoint: ${riceviFileUrl}, ` +
             `clientCert: ${pki.trasmittente.cert}, clientKey: ${pki.trasmittente.key}, sdiCAs: [${pki.caCert}], listen: { port: 9471 } }`,
         );
-        const stop = (): void => void sim.close().then(() => process.exit(0));
+        const stop = (): void =>
+          void sim.close().then(() => {
+            deliverLock.release();
+            process.exit(0);
+          });
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       },

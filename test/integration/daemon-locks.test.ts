@@ -181,6 +181,38 @@ describe('two daemons', () => {
   });
 });
 
+describe('the standalone simulator', () => {
+  it('its folders follow FATTURAD_DATA_DIR, and a second one on the same deliver folder exits 4', async () => {
+    const dir = path.join(t.dir, 'standalone');
+    const free = async (): Promise<number> => {
+      const s = net.createServer();
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      const p = (s.address() as net.AddressInfo).port;
+      await new Promise((r) => s.close(r));
+      return p;
+    };
+    const first = runCli(['sim', '--port', String(await free())], path.join(t.dir, 'sim-1.log'), {
+      FATTURAD_DATA_DIR: dir,
+    });
+    try {
+      const ready = await waitForEvent(first.logFile, 'sim.ready', 0, READY_MS);
+      expect(String(ready.ca).startsWith(path.join(dir, 'sim', 'pki'))).toBe(true);
+      expect(fs.existsSync(path.join(dir, 'sim', 'deliver', '.fatturad.lock'))).toBe(true);
+      const second = runCli(['sim', '--port', String(await free())], path.join(t.dir, 'sim-2.log'), {
+        FATTURAD_DATA_DIR: dir,
+      });
+      expect((await second.exited).code).toBe(4);
+      expect(readLog(second.logFile).find((l) => l.event === 'daemon.already_running')).toMatchObject({
+        folder: path.join(dir, 'sim', 'deliver'),
+        otherPid: first.child.pid,
+      });
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+    expect(fs.existsSync(path.join(dir, 'sim', 'deliver', '.fatturad.lock'))).toBe(false);
+  });
+});
+
 describe('start failures an administrator fixes', () => {
   it('a busy HTTP port: exit 1, one http.listen_failed line with host:port and the hint, no stack trace', async () => {
     const server = net.createServer();
