@@ -1,8 +1,9 @@
 /**
  * Command-line benchmark (not a test): what each `fatturad` command costs as a new process, beside
  * bare node, `xmllint --schema` and `sha256sum` on the same files, in the same run. Each case runs
- * several times; the table gives the median wall time, the spread and the peak RSS of the whole
- * process (worker threads included), measured by `/usr/bin/time`, and whether the target is met.
+ * several times; the table gives the median wall time, the spread, the median CPU time (user +
+ * system: a steadier figure on a busy machine) and the peak RSS of the whole process (worker
+ * threads included), both from `/usr/bin/time`, and whether the target is met.
  *
  *   npm run bench:cli [-- --files 10000 --runs 5 --cli OTHER/dist/cli.js]
  *
@@ -106,13 +107,15 @@ function templates(): { source: string; texts: string[] } {
 interface Run {
   ms: number;
   rssMb: number | null;
+  /** CPU time (user + system), less sensitive than wall time to other work on the machine. */
+  cpuMs: number | null;
   code: number | null;
 }
 
 /** One run of `cmd` in `cwd`, timed from here; peak RSS from /usr/bin/time when it is there. */
 function once(cmd: string[], cwd: string, env: NodeJS.ProcessEnv, rssFile: string): Run {
   const timed = fs.existsSync(TIME);
-  const argv = timed ? [TIME, '-o', rssFile, '-f', '%M', ...cmd] : cmd;
+  const argv = timed ? [TIME, '-o', rssFile, '-f', '%M %U %S', ...cmd] : cmd;
   const t0 = performance.now();
   const r = spawnSync(argv[0] as string, argv.slice(1), {
     cwd,
@@ -122,11 +125,16 @@ function once(cmd: string[], cwd: string, env: NodeJS.ProcessEnv, rssFile: strin
   });
   const ms = performance.now() - t0;
   let rssMb: number | null = null;
+  let cpuMs: number | null = null;
   if (timed) {
     const last = fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '';
-    if (/^\d+$/.test(last)) rssMb = Number(last) / 1024;
+    const m = /^(\d+) ([\d.]+) ([\d.]+)$/.exec(last);
+    if (m) {
+      rssMb = Number(m[1]) / 1024;
+      cpuMs = (Number(m[2]) + Number(m[3])) * 1000;
+    }
   }
-  return { ms, rssMb, code: r.status };
+  return { ms, rssMb, cpuMs, code: r.status };
 }
 
 const median = (xs: number[]): number => {
@@ -235,14 +243,16 @@ function main(): void {
 
     console.log('');
     console.log(
-      `${'case'.padEnd(42)} ${'median'.padStart(9)} ${'min-max'.padStart(13)} ${'peak RSS'.padStart(9)} ${'exit'.padStart(4)}  target`,
+      `${'case'.padEnd(42)} ${'median'.padStart(9)} ${'min-max'.padStart(13)} ${'CPU'.padStart(8)} ${'peak RSS'.padStart(9)} ${'exit'.padStart(4)}  target`,
     );
     for (const r of rows) {
       const ms = r.runs.map((x) => x.ms);
       const p = peak(r);
+      const cpus = r.runs.map((x) => x.cpuMs).filter((x): x is number => x !== null);
+      const cpu = cpus.length ? median(cpus) : null;
       const codes = [...new Set(r.runs.map((x) => x.code))].join(',');
       console.log(
-        `${r.label.padEnd(42)} ${`${med(r).toFixed(0)} ms`.padStart(9)} ${`${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)}`.padStart(13)} ${(p === null ? '?' : `${p.toFixed(0)} MB`).padStart(9)} ${codes.padStart(4)}  ${r.target ? `${r.target}: ${r.met ? 'met' : 'NOT MET'}` : ''}`,
+        `${r.label.padEnd(42)} ${`${med(r).toFixed(0)} ms`.padStart(9)} ${`${Math.min(...ms).toFixed(0)}-${Math.max(...ms).toFixed(0)}`.padStart(13)} ${(cpu === null ? '?' : `${cpu.toFixed(0)} ms`).padStart(8)} ${(p === null ? '?' : `${p.toFixed(0)} MB`).padStart(9)} ${codes.padStart(4)}  ${r.target ? `${r.target}: ${r.met ? 'met' : 'NOT MET'}` : ''}`,
       );
     }
     if (lint)
