@@ -3,7 +3,6 @@ import type { Config } from '../config/schema.js';
 import { Store } from '../store/store.js';
 import { TSL, tslAnchorsFor } from '../trust/anchors.js';
 import { checkInput, isAcceptedEntryName, kindOf } from '../watchers/accept.js';
-import { readZip } from '../watchers/zip.js';
 import type { Finding } from './finding.js';
 import { parseDay } from './sdi/days.js';
 import { validateFile, type ValidationOptions } from './validate.js';
@@ -159,6 +158,8 @@ async function* inputs(
       }
       const size = fs.statSync(file).size;
       const refused = checkInput(name, size, config.intake.maxFileBytes);
+      // yauzl and the zip reader only when there is a zip.
+      const { readZip } = await import('../watchers/zip.js');
       const read = refused.length > 0 ? null : await readZip(file, config.intake.zip, isAcceptedEntryName);
       if (!read) yield { file, refused };
       else if (!read.ok) yield { file, refused: read.problems };
