@@ -68,13 +68,6 @@ export function specPath(...rel: string[]): string | null {
   return fs.existsSync(p) ? p : null;
 }
 
-/** Like specPath, for code that runs only when the file is there (inside a skipped block). */
-export function requireSpec(...rel: string[]): string {
-  const p = specPath(...rel);
-  if (!p) throw new Error(`${rel.join('/')}: ${SPEC_HINT}`);
-  return p;
-}
-
 /** The official FatturaPA 1.2.3 and FSM10 schemas and their xmldsig import. */
 export const FATTURAPA_XSD = 'fatturapa/schema/v1.2.3/Schema_VFPR12_v1.2.3.xsd';
 export const FSM10_XSD = 'fatturapa/schema-semplificata/v1.0.1/Schema_VFSM10.xsd';
