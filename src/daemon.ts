@@ -109,7 +109,6 @@ export interface DaemonOptions {
 /** The folders a daemon owns besides its data folder: those it takes files from or writes for the ERP. */
 export function ownedFolders(c: Config): { folder: string; role: string }[] {
   const out = c.intake.folders.map((f) => ({ folder: f.path, role: 'drop folder' }));
-  if (c.channel.type !== 'none') out.push({ folder: c.passive.importDir, role: 'import folder' });
   const sim =
     (c.channel.type === 'sdicoop' && c.channel.sdicoop.simulator) ||
     (c.channel.type === 'pec' && c.channel.pec.simulator);

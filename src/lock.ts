@@ -4,7 +4,9 @@ import path from 'node:path';
 
 /**
  * One daemon per folder it owns: its data folder, and every folder it takes files from (the drop
- * folders, the simulator's deliver folder) or writes files for the ERP into (the import folder).
+ * folders, the simulator's deliver folder). The import folder is not locked: it belongs to the
+ * ERP, which may take every file it finds there, and two daemons writing into it (under names
+ * that never collide) take nothing from each other.
  * Each gets a lock file made with O_EXCL and holding the owner's PID, host, boot and process start
  * time, so that a lock left by a process that is gone (a crash, a SIGKILL, a reboot, a PID reused
  * by another program) is taken over, and a live one is refused (exit 4) naming the folder and the
