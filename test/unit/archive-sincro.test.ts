@@ -105,9 +105,9 @@ describe('invoice facts', () => {
   it('a lotto: every body, in order', async () => {
     const f = await facts('IT12345670017_LOT01.xml', LOTTO);
     expect(f.bodies.map((b) => [b.numero, b.data])).toEqual([
-      ['B-101', '2026-01-15'],
-      ['B-102', '2026-01-16'],
-      ['B-103', '2026-01-16'],
+      ['L-201', '2026-01-15'],
+      ['L-202', '2026-01-16'],
+      ['L-203', '2026-01-16'],
     ]);
   });
 
@@ -242,17 +242,17 @@ describe('search keys (DMEF 2014 art. 3)', () => {
       codiceFiscale: '12345670017',
       partitaIva: 'IT12345670017',
       data: '2026-01-15',
-      numero: 'B-101',
+      numero: 'L-201',
       tipoDocumento: 'TD01',
       identificativoSdI: '4242',
     });
     expect(rows.map((r) => [r.role, r.numero])).toEqual([
-      ['cedente', 'B-101'],
-      ['cessionario', 'B-101'],
-      ['cedente', 'B-102'],
-      ['cessionario', 'B-102'],
-      ['cedente', 'B-103'],
-      ['cessionario', 'B-103'],
+      ['cedente', 'L-201'],
+      ['cessionario', 'L-201'],
+      ['cedente', 'L-202'],
+      ['cessionario', 'L-202'],
+      ['cedente', 'L-203'],
+      ['cessionario', 'L-203'],
     ]);
     expect(rows[3]?.partitaIva).toBe('IT07654320584');
     expect(rows[3]?.codiceFiscale).toBeNull();
@@ -364,15 +364,15 @@ describe('Allegato 5 metadata', () => {
       /^acquisizione di un documento informatico per via telematica/,
     );
     expect(textAt(r, 'DatiDiRegistrazione/TipologiaDiFlusso')).toBe('E');
-    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('B-101');
+    expect(textAt(r, 'DatiDiRegistrazione/TipoRegistro/Nessuno/NumeroDocumento')).toBe('L-201');
     expect(textAt(r, 'Soggetti/Ruolo/Autore/PG/DenominazioneOrganizzazione')).toBe('A & B <"C"> D\'E');
     const dest = all(r, 'Soggetti/Ruolo')[2];
     expect(textAt(dest, 'Destinatario/PF/Cognome')).toBe('ROSSI');
     expect(textAt(dest, 'Destinatario/PF/Nome')).toBe('MARIO');
     expect(textAt(dest, 'Destinatario/PF/CodiceFiscale')).toBe('RSSMRA80A01H501U');
     expect(textAt(r, 'ChiaveDescrittiva/Oggetto')).toBe(
-      'Lotto di 3 documenti: Fattura (TD01) n. B-101 del 2026-01-15; Fattura (TD01) n. B-102 del 2026-01-16; ' +
-        'Fattura (TD01) n. B-103 del 2026-01-16 emessa da A & B <"C"> D\'E a MARIO ROSSI',
+      'Lotto di 3 documenti: Fattura (TD01) n. L-201 del 2026-01-15; Fattura (TD01) n. L-202 del 2026-01-16; ' +
+        'Fattura (TD01) n. L-203 del 2026-01-16 emessa da A & B <"C"> D\'E a MARIO ROSSI',
     );
     expect(textAt(r, 'Allegati/NumeroAllegati')).toBe('0');
     expect(textAt(r, 'IdentificativoDelFormato/Formato')).toBe('application/pkcs7-mime');
