@@ -3,14 +3,7 @@ import path from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { assertSecrets } from './config/secrets.js';
-import {
-  DATA_LOCK,
-  FolderLockedError,
-  HEARTBEAT_MS,
-  lockFolder,
-  lockFolders,
-  type HeldLock,
-} from './lock.js';
+import { DATA_LOCK, FolderLockedError, HEARTBEAT_MS, lockFolder, type HeldLock } from './lock.js';
 import { OpsServer, type HealthReport } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
@@ -322,7 +315,7 @@ export class Daemon {
   }
 
   /**
-   * The data folder, then every folder this daemon takes files from or writes for the ERP: a
+   * The data folder, then every folder this daemon takes files from (ownedFolders()): a
    * second daemon on any of them exits with code 4 naming the folder and the other PID. A drop
    * folder that cannot be locked for another reason (an unmounted share) is watched all the same,
    * with a warning.
@@ -331,25 +324,31 @@ export class Daemon {
     try {
       this.locks.push(lockFolder(c.dataDir, 'data folder', DATA_LOCK));
       for (const f of ownedFolders(c)) {
-        try {
-          this.locks.push(...lockFolders([f]));
-        } catch (err) {
-          if (err instanceof FolderLockedError) throw err;
-          this.log.warn(
-            {
-              event: 'daemon.lock_unavailable',
-              folder: f.folder,
-              role: f.role,
-              reason: (err as Error).message,
-            },
-            `cannot lock the ${f.role} ${f.folder} (${(err as Error).message}): a second fatturad on it would not be refused`,
-          );
-        }
+        const held = this.tryLock(f);
+        if (held) this.locks.push(held);
       }
     } catch (err) {
       for (const l of this.locks.reverse()) l.release();
       this.locks = [];
       throw err instanceof FolderLockedError ? alreadyRunning(err) : err;
+    }
+  }
+
+  /**
+   * Locks one folder; one held by a running daemon throws FolderLockedError. A folder that cannot
+   * be locked for another reason (an unmounted share, no write permission) is used all the same,
+   * with a warning: null.
+   */
+  private tryLock(f: { folder: string; role: string }): HeldLock | null {
+    try {
+      return lockFolder(f.folder, f.role);
+    } catch (err) {
+      if (err instanceof FolderLockedError) throw err;
+      this.log.warn(
+        { event: 'daemon.lock_unavailable', folder: f.folder, role: f.role, reason: (err as Error).message },
+        `cannot lock the ${f.role} ${f.folder} (${(err as Error).message}): a second fatturad on it would not be refused`,
+      );
+      return null;
     }
   }
 
@@ -362,20 +361,8 @@ export class Daemon {
     try {
       for (const f of ownedFolders(next)) {
         if (have.has(key(f)) || added.some((l) => path.resolve(l.folder) === key(f))) continue;
-        try {
-          added.push(lockFolder(f.folder, f.role));
-        } catch (err) {
-          if (err instanceof FolderLockedError) throw err;
-          this.log.warn(
-            {
-              event: 'daemon.lock_unavailable',
-              folder: f.folder,
-              role: f.role,
-              reason: (err as Error).message,
-            },
-            `cannot lock the ${f.role} ${f.folder} (${(err as Error).message}): a second fatturad on it would not be refused`,
-          );
-        }
+        const held = this.tryLock(f);
+        if (held) added.push(held);
       }
     } catch (err) {
       for (const l of added) l.release();

@@ -27,7 +27,8 @@ describe('every default path follows dataDir', () => {
     expect(c.archive.dir).toBe('/x/archive');
     // The folders a daemon owns (and locks): nothing outside /x.
     for (const f of ownedFolders(c)) expect(f.folder.startsWith('/x/')).toBe(true);
-    expect(ownedFolders(c).map((f) => f.folder)).toEqual(['/x/outbox', '/x/inbox', '/x/sim/deliver']);
+    // The import folder is the ERP's: not locked.
+    expect(ownedFolders(c).map((f) => f.folder)).toEqual(['/x/outbox', '/x/sim/deliver']);
   });
 
   it('the embedded defaults: everything under ./var of the working directory', () => {
