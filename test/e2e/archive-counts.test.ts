@@ -3,7 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import {
+  CLI,
+  readLog,
+  runCli,
+  waitFor,
+  waitForEvent,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -32,20 +40,15 @@ const cli = (...args: string[]) =>
 
 beforeAll(async () => {
   fs.mkdirSync(outbox, { recursive: true });
-  fs.writeFileSync(
-    cfg,
-    [
-      `dataDir: ${dir}/var`,
-      'log: { level: info, format: json }',
-      'http: { port: 0 }',
-      'intake:',
-      `  folders: [{ path: ${outbox} }]`,
-      '  stableMs: 0',
+  writeDaemonConfig(dir, outbox, {
+    validation: true,
+    intake: { stableMs: 0 },
+    extra: [
       'sending: { pollMs: 200 }',
       'simulator: { scenario: deliver, delayMs: 0 }',
       'archive: { pollMs: 200, checkpointEveryMs: 1 }',
-    ].join('\n'),
-  );
+    ],
+  });
   daemon = runCli(['start', '--config', cfg], logFile);
   await waitForEvent(logFile, 'daemon.ready', 0, READY_MS);
   const xml = exampleText(EX.b2b).replace(/<Data>[^<]*<\/Data>/, `<Data>${today}</Data>`);

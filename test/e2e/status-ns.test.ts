@@ -4,7 +4,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CLI, readLog, runCli, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import {
+  CLI,
+  readLog,
+  runCli,
+  waitForEvent,
+  writeDaemonConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
 import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -36,21 +43,16 @@ interface StatusJson {
 
 beforeAll(async () => {
   fs.mkdirSync(outbox, { recursive: true });
-  fs.writeFileSync(
-    cfg,
-    [
-      `dataDir: ${dir}/var`,
-      'log: { level: info, format: json }',
-      'http: { port: 0 }',
-      'intake:',
-      `  folders: [{ path: ${outbox} }]`,
-      '  stableMs: 0',
+  writeDaemonConfig(dir, outbox, {
+    validation: true,
+    intake: { stableMs: 0 },
+    extra: [
       'sending: { pollMs: 200, retry: { initialMs: 200, maxMs: 800, maxAttempts: 0 } }',
       'archive: { enabled: false }',
       'simulator: { scenario: reject, delayMs: 0 }',
       `passive: { importDir: ${dir}/inbox }`,
-    ].join('\n'),
-  );
+    ],
+  });
   daemon = runCli(['start', '--config', cfg], logFile);
   await waitForEvent(logFile, 'daemon.ready', 0, READY_MS);
   // One file SdI rejects (NS 00200 from the simulator), one fatturad rejects itself.
