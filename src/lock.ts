@@ -226,24 +226,3 @@ export function lockFolder(folder: string, role: string, name = FOLDER_LOCK): He
   const pid = cur !== 'missing' && cur !== null ? cur.pid : null;
   throw new FolderLockedError(folder, role, pid, null, file);
 }
-
-/**
- * Locks every folder in order (the same folder named twice is locked once, under its first role);
- * on a refusal, releases the ones taken and throws.
- */
-export function lockFolders(folders: { folder: string; role: string; name?: string }[]): HeldLock[] {
-  const held: HeldLock[] = [];
-  const seen = new Set<string>();
-  try {
-    for (const f of folders) {
-      const key = path.join(path.resolve(f.folder), f.name ?? FOLDER_LOCK);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      held.push(lockFolder(f.folder, f.role, f.name));
-    }
-  } catch (err) {
-    for (const h of held.reverse()) h.release();
-    throw err;
-  }
-  return held;
-}

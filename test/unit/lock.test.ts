@@ -3,14 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DATA_LOCK,
-  FOLDER_LOCK,
-  FolderLockedError,
-  lockFolder,
-  lockFolders,
-  STALE_AFTER_MS,
-} from '../../src/lock.js';
+import { DATA_LOCK, FOLDER_LOCK, FolderLockedError, lockFolder, STALE_AFTER_MS } from '../../src/lock.js';
 import { isIgnoredName } from '../../src/watchers/accept.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -128,24 +121,5 @@ describe('folder locks', () => {
     const old = new Date(Date.now() - STALE_AFTER_MS - 1000);
     fs.utimesSync(file, old, old);
     lockFolder(dir, 'drop folder').release();
-  });
-
-  it('lockFolders: a refusal releases the folders already taken; the same folder twice is locked once', () => {
-    const a = tmp();
-    const b = tmp();
-    fs.writeFileSync(path.join(b, FOLDER_LOCK), JSON.stringify({ pid: otherProcess(), host: os.hostname() }));
-    expect(() =>
-      lockFolders([
-        { folder: a, role: 'drop folder' },
-        { folder: b, role: 'import folder' },
-      ]),
-    ).toThrow(FolderLockedError);
-    expect(fs.existsSync(path.join(a, FOLDER_LOCK))).toBe(false);
-    const held = lockFolders([
-      { folder: a, role: 'drop folder' },
-      { folder: `${a}/`, role: 'import folder' },
-    ]);
-    expect(held).toHaveLength(1);
-    held.forEach((h) => h.release());
   });
 });
