@@ -54,7 +54,7 @@ export class Metrics {
     });
     this.sends = new Counter({
       name: 'fatturad_sends_total',
-      help: 'Attempts to send a document to SdI, by result (sent, retry, failed).',
+      help: 'Attempts to send a document to SdI, by result (sent, retry, failed, held: its file changed after validation).',
       labelNames: ['result'],
       registers: [this.registry],
     });

@@ -6,6 +6,8 @@ import { parseXml, textAt } from '../invoice/xml.js';
 import type { Logger } from '../log.js';
 import { checkFileName } from '../rules/filename.js';
 import type { DocumentRow, OutboundRow, Store } from '../store/store.js';
+import type { SendJournal } from '../store/journal.js';
+import { sha256 } from '../util/fsx.js';
 
 /**
  * The sending step: every `validated` document gets its SdI file name and goes to the channel.
@@ -14,7 +16,7 @@ import type { DocumentRow, OutboundRow, Store } from '../store/store.js';
  * operator does. Temporary failures are retried with persisted exponential backoff and jitter.
  */
 export interface SendEvents {
-  onResult?: (result: 'sent' | 'retry' | 'failed') => void;
+  onResult?: (result: 'sent' | 'retry' | 'failed' | 'held') => void;
   /** After a document was recorded as sent (notifications that came first can now apply). */
   onSent?: (documentId: number) => Promise<void> | void;
   /** A pass found the channel blocked (e.g. an expired client certificate). */
@@ -61,6 +63,8 @@ export class SendStep {
   private again = false;
   private stopped = false;
   private readonly inFlight = new Set<number>();
+  /** Validated documents whose file no longer holds the bytes validated: alerted once, not sent. */
+  private readonly damaged = new Map<number, string>();
 
   constructor(
     private readonly store: Store,
@@ -68,6 +72,8 @@ export class SendStep {
     private readonly channel: Channel,
     private readonly log: Logger,
     private readonly events: SendEvents = {},
+    /** The send journal: every attempt recorded, fsynced, before the channel is called. */
+    private readonly journal: Pick<SendJournal, 'recordAttempt'> | null = null,
   ) {}
 
   reconfigure(config: Config): void {
@@ -167,6 +173,7 @@ export class SendStep {
   private async begin(doc: DocumentRow): Promise<void> {
     if (!doc.path) return;
     const bytes = await fsp.readFile(doc.path);
+    if (!this.intact(doc, bytes, 'before naming it for SdI')) return;
     const facts = await sendFacts(doc.originalName, bytes);
     if (!facts) {
       this.log.error(
@@ -197,6 +204,30 @@ export class SendStep {
     this.inFlight.add(o.documentId);
     try {
       const bytes = await fsp.readFile(doc.path);
+      if (!this.intact(doc, bytes, 'before sending it', o.sdiName)) {
+        // Held, not failed: restoring the file and "fatturad resend" sends it, nothing else does.
+        this.store.holdInDoubt(
+          o.documentId,
+          `not sent: the file no longer holds the bytes that were validated (sha256 ${sha256(bytes)}, ` +
+            `recorded ${doc.sha256}); put the validated file back at ${doc.path}, then "fatturad resend ${doc.id}"`,
+        );
+        this.events.onResult?.('held');
+        return;
+      }
+      // Witnessed outside the store before any byte goes out (src/store/journal.ts).
+      this.journal?.recordAttempt({
+        documentId: doc.id,
+        sdiName: o.sdiName,
+        sha256: doc.sha256,
+        channel: o.channel,
+        flow: o.flow,
+        attempt: (this.store.getOutbound(o.documentId)?.attempts ?? o.attempts) + 1,
+        originalName: doc.originalName,
+        entry: doc.entry,
+        sourceDir: doc.sourceDir,
+        path: doc.path,
+        size: doc.size,
+      });
       const started = this.store.markAttempt(o.documentId);
       const result = await this.channel.send({
         documentId: o.documentId,
@@ -294,6 +325,36 @@ export class SendStep {
     } finally {
       this.inFlight.delete(o.documentId);
     }
+  }
+
+  /**
+   * What is validated is what is sent: the bytes read for sending must have the sha256 recorded
+   * when the file was taken (and validated). Otherwise an alert, once per document and content.
+   */
+  private intact(doc: DocumentRow, bytes: Buffer, when: string, sdiName?: string): boolean {
+    const actual = sha256(bytes);
+    if (actual === doc.sha256) {
+      this.damaged.delete(doc.id);
+      return true;
+    }
+    if (this.damaged.get(doc.id) !== actual) {
+      this.damaged.set(doc.id, actual);
+      this.log.error(
+        {
+          event: 'send.integrity_mismatch',
+          documentId: doc.id,
+          file: doc.originalName,
+          path: doc.path,
+          expected: doc.sha256,
+          actual,
+          ...(sdiName ? { sdiName } : {}),
+        },
+        `document ${doc.id} (${doc.originalName}) is not sent: its file changed after it was validated ` +
+          `(sha256 ${actual}, validated ${doc.sha256}), checked ${when}. It is held for an operator: ` +
+          `put the validated file back at ${doc.path ?? '?'}${sdiName ? `, then "fatturad resend ${doc.id}"` : ''}`,
+      );
+    }
+    return false;
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../../src/store/store.js';
@@ -7,7 +8,7 @@ export function validatedDocument(store: Store, dir: string, name: string, bytes
   const file = path.join(dir, name);
   fs.writeFileSync(file, bytes);
   const [row] = store.beginClaims([{ sourceDir: dir, originalName: name, sourcePath: file }], () => file);
-  const sha = 'ab'.repeat(32);
+  const sha = crypto.createHash('sha256').update(bytes).digest('hex');
   const ids = store.finishClaims([
     {
       intakeId: row?.id ?? 0,
