@@ -10,7 +10,9 @@ import path from 'node:path';
  * Each gets a lock file made with O_EXCL and holding the owner's PID, host, boot and process start
  * time, so that a lock left by a process that is gone (a crash, a SIGKILL, a reboot, a PID reused
  * by another program) is taken over, and a live one is refused (exit 4) naming the folder and the
- * PID. In the drop folders the lock is a dot-file, which intake never takes.
+ * PID. A lock that records only a PID (earlier versions, a PID file written by an init script)
+ * naming a live process is taken over when that process is visibly not a fatturad on the folder
+ * (mayBeFatturad). In the drop folders the lock is a dot-file, which intake never takes.
  */
 
 /** The lock file in a folder the daemon takes files from or writes to. */
@@ -129,11 +131,43 @@ function ownerOf(lock: LockContent, file: string): Owner {
     return heartbeat();
   }
   if (!processAlive(lock.pid)) return 'stale';
-  if (lock.startTime) {
-    const now = startTimeOf(lock.pid);
-    if (now !== undefined && now !== lock.startTime) return 'stale';
+  const now = startTimeOf(lock.pid);
+  if (lock.startTime && now !== undefined) return now === lock.startTime ? 'alive' : 'stale';
+  // Nothing recorded tells the process apart (a plain PID file, as earlier versions, an init
+  // script or a person wrote it): a PID reused by another program is not a fatturad.
+  return mayBeFatturad(lock.pid, path.dirname(file)) ? 'alive' : 'stale';
+}
+
+/**
+ * Whether the live process `pid` may be a fatturad on `folder`: its command line names fatturad
+ * (`fatturad`, its `cli.js`), or it holds a file under `folder` open (a daemon keeps its store open
+ * in its data folder). When its /proc entries cannot be read (another user's process without the
+ * right to look, no /proc), it may be: the lock is kept.
+ */
+export function mayBeFatturad(pid: number, folder: string): boolean {
+  let argv: string[];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return true;
   }
-  return 'alive';
+  if (argv.length === 0) return true; // a zombie or a kernel thread: nothing to judge by
+  if (argv.some((a) => /(^|\/)(fatturad(\.js)?|cli\.js)$/.test(a))) return true;
+  const under = `${path.resolve(folder)}/`;
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return true;
+  }
+  for (const fd of fds) {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(under)) return true;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return false;
 }
 
 export interface HeldLock {

@@ -28,6 +28,12 @@ function otherProcess(): number {
   return child.pid as number;
 }
 
+/** A process's start time as the lock records it (/proc/<pid>/stat, field 22). */
+function startTime(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+}
+
 function lockedBy(fn: () => unknown): FolderLockedError {
   try {
     fn();
@@ -58,7 +64,12 @@ describe('folder locks', () => {
   it('refuses a folder held by a live process, naming it and its PID', () => {
     const dir = tmp();
     const pid = otherProcess();
-    fs.writeFileSync(path.join(dir, FOLDER_LOCK), JSON.stringify({ pid, host: os.hostname() }));
+    // What a daemon writes: its PID and its start time (a PID alone naming a process that is not a
+    // fatturad is taken over: lock-takeover.test.ts).
+    fs.writeFileSync(
+      path.join(dir, FOLDER_LOCK),
+      JSON.stringify({ pid, host: os.hostname(), startTime: startTime(pid) }),
+    );
     const err = lockedBy(() => lockFolder(dir, 'drop folder'));
     expect(err.pid).toBe(pid);
     expect(err.folder).toBe(dir);
