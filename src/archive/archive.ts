@@ -6,7 +6,15 @@ import type { ArchiveStore, CheckpointRow } from '../store/archive-store.js';
 import { atomicWrite, fsyncDir, isTempName } from '../util/fsx.js';
 import { BlobStore } from './blobs.js';
 import { openCheckpoint, signCheckpoint, verifierKey, type NoteKey } from './checkpoint.js';
-import { decodeEntry, encodeEntry, type EntryKind } from './entry.js';
+import { decodeEntry, encodeEntry, type EntryKind, type LogEntry } from './entry.js';
+import {
+  decodeFacts,
+  encodeFacts,
+  isFactsEntry,
+  sha256Hex,
+  type DocumentFacts,
+  type FactsEntry,
+} from './facts.js';
 import {
   CompactRange,
   consistencyProof,
@@ -16,6 +24,7 @@ import {
   rootOf,
   verifyConsistency,
 } from './merkle.js';
+import { compareIndex, expectedIndex, rebuildPlan } from './truth.js';
 
 /**
  * The local archive: content-addressed blobs (the evidence), an append-only RFC 9162 Merkle log
@@ -65,10 +74,17 @@ export type FindingCode =
   | 'reordered'
   | 'object-row-altered'
   | 'item-altered'
+  | 'item-missing'
+  | 'item-extra'
+  | 'keys-altered'
+  | 'package-altered'
+  | 'package-missing'
+  | 'facts-invalid'
   | 'log-rewritten'
   | 'rolled-back'
   | 'checkpoint-invalid'
-  | 'checkpoint-missing';
+  | 'checkpoint-missing'
+  | 'checkpoint-stale';
 
 export interface Finding {
   code: FindingCode;
@@ -77,7 +93,22 @@ export interface Finding {
   idx?: number;
   file?: string;
   size?: number;
+  /** The archived document, the package, the table and the field a finding about the index names. */
+  document?: string;
+  package?: string;
+  table?: string;
+  field?: string;
+  /** What the log says, and what the table holds. */
+  expected?: string;
+  found?: string;
 }
+
+/** Where `verify()` is: called after each step, and every few thousand files while re-hashing. */
+export type VerifyProgress = (p: {
+  step: 'log' | 'blobs' | 'checkpoints' | 'index';
+  done: number;
+  total: number;
+}) => void;
 
 export interface VerifyReport {
   ok: boolean;
@@ -87,6 +118,9 @@ export interface VerifyReport {
   logSize: number;
   checkpoints: number;
   latestCheckpoint: number | null;
+  /** Facts entries in the log, and items checked only against their file's entry (archived before facts entries). */
+  facts: number;
+  legacyItems: number;
   ms: number;
 }
 
@@ -221,6 +255,27 @@ export class Archive {
     const p = this.tail.then(run, run);
     this.tail = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Appends a facts entry (what the index holds about one document in one PdV) to the log. Only
+   * inside the `record` callback of `append()`: in the same transaction as the rows it commits.
+   */
+  appendFacts(facts: DocumentFacts): number {
+    if (!this.store.db.inTransaction) throw new Error('appendFacts() runs inside append()');
+    const idx = this.store.logSize();
+    const at = this.now().toISOString();
+    const entry = encodeFacts({ seq: idx, time: at, facts });
+    this.store.appendLog({
+      idx,
+      entry,
+      leafHash: leafHash(entry),
+      kind: 'facts',
+      sha256: sha256Hex(entry),
+      ref: facts.document,
+      at,
+    });
+    return idx;
   }
 
   get size(): number {
@@ -387,12 +442,15 @@ export class Archive {
    * root of the prefix, consistency), the checkpoint files on disk against the store, and files
    * in the archive that nothing refers to.
    */
-  async verify(opts: { blobs?: boolean } = {}): Promise<VerifyReport> {
+  async verify(opts: { blobs?: boolean; progress?: VerifyProgress } = {}): Promise<VerifyReport> {
     const t0 = Date.now();
     const findings: Finding[] = [];
+    const progress = opts.progress ?? (() => undefined);
     const logSize = this.store.logSize();
     const leaves: Buffer[] = [];
     const entries = new Map<string, { size: number; idx: number }>();
+    const fileLeaves = new Map<number, LogEntry>();
+    const facts: { idx: number; entry: FactsEntry }[] = [];
     // 1. Entries: canonical, in place, hashing to their stored leaf, naming a known object.
     let expectIdx = 0;
     for (const row of this.store.iterateLog()) {
@@ -403,9 +461,34 @@ export class Archive {
           message: `log entries ${expectIdx}..${row.idx - 1} are missing from the log`,
         });
       expectIdx = row.idx + 1;
-      const e = decodeEntry(row.entry);
       const lh = leafHash(row.entry);
       leaves.push(row.leafHash);
+      if (isFactsEntry(row.entry)) {
+        const f = decodeFacts(row.entry);
+        if (!f || !lh.equals(row.leafHash) || row.kind !== 'facts' || row.sha256 !== sha256Hex(row.entry)) {
+          findings.push({
+            code: 'entry-altered',
+            idx: row.idx,
+            message: `facts entry ${row.idx} was altered: ${
+              !f
+                ? 'it is not a canonical entry'
+                : !lh.equals(row.leafHash)
+                  ? 'it no longer matches its leaf hash'
+                  : 'its columns disagree with its text'
+            }`,
+          });
+          continue;
+        }
+        if (f.seq !== row.idx)
+          findings.push({
+            code: 'reordered',
+            idx: row.idx,
+            message: `facts entry at position ${row.idx} says it is entry ${f.seq}: the log was reordered`,
+          });
+        else facts.push({ idx: row.idx, entry: f });
+        continue;
+      }
+      const e = decodeEntry(row.entry);
       if (!e || !lh.equals(row.leafHash) || e.sha256 !== row.sha256 || e.kind !== row.kind) {
         findings.push({
           code: 'entry-altered',
@@ -438,7 +521,9 @@ export class Archive {
             : `log entry ${row.idx} names ${e.sha256}, which the object index does not know`,
         });
       if (!entries.has(e.sha256)) entries.set(e.sha256, { size: e.size, idx: row.idx });
+      if (e.seq === row.idx) fileLeaves.set(row.idx, e);
     }
+    progress({ step: 'log', done: logSize, total: logSize });
     // 2. Blobs: each re-hashed (unless only the log is checked).
     let bytes = 0;
     if (opts.blobs !== false) {
@@ -453,6 +538,7 @@ export class Archive {
           bytes += size;
           if (f) findings.push({ ...f, idx });
           this.store.markVerified(sha256, this.now().toISOString(), f ? f.code : 'ok');
+          if (at % 5000 === 0) progress({ step: 'blobs', done: at, total: queue.length });
         }
       };
       await Promise.all([worker(), worker()]);
@@ -470,8 +556,10 @@ export class Archive {
     const rows = this.store.checkpoints();
     const bySize = new Map(rows.map((r) => [r.size, r]));
     const onDisk = await this.checkpointFiles();
+    const keptNotes = new Map<number, string>();
     for (const [size, file] of onDisk) {
       const note = await fsp.readFile(file, 'utf8');
+      keptNotes.set(size, note);
       const opened = openCheckpoint(note, this.noteKeys);
       if (!opened.ok) {
         findings.push({ code: 'checkpoint-invalid', file, message: `${file}: ${opened.reason}` });
@@ -532,6 +620,17 @@ export class Archive {
           message: `the first ${r.size} log entries no longer hash to the root signed in the checkpoint of size ${r.size}`,
         });
     }
+    findings.push(...(await this.checkPublished(rows, keptNotes, leaves)));
+    progress({ step: 'checkpoints', done: rows.length, total: rows.length });
+    // 4. The index (items, search keys, packages) recomputed from the log and compared.
+    const expected = expectedIndex(fileLeaves, facts);
+    const index = compareIndex(this.store, fileLeaves, expected);
+    findings.push(...expected.findings, ...index.findings);
+    progress({
+      step: 'index',
+      done: expected.items.size + index.legacyItems,
+      total: expected.items.size + index.legacyItems,
+    });
     const latest = rows.at(-1);
     return {
       ok: findings.length === 0,
@@ -541,7 +640,134 @@ export class Archive {
       logSize,
       checkpoints: rows.length,
       latestCheckpoint: latest?.size ?? null,
+      facts: facts.length,
+      legacyItems: index.legacyItems,
       ms: Date.now() - t0,
+    };
+  }
+
+  /**
+   * The latest checkpoint, `log/checkpoint` (the one published and compared with a copy kept
+   * elsewhere): it must be there, be readable, verify with the log key, be the largest checkpoint
+   * signed (not an older one put back), and be the very note kept in `log/checkpoints/`. Its root
+   * is the root of the log's first `size` entries, so it is consistent with every earlier
+   * checkpoint whose root is also a prefix root of the log (checked above).
+   */
+  private async checkPublished(
+    rows: readonly CheckpointRow[],
+    kept: ReadonlyMap<number, string>,
+    leaves: readonly Buffer[],
+  ): Promise<Finding[]> {
+    const file = path.join(this.opts.dir, 'log', 'checkpoint');
+    const largest = Math.max(rows.at(-1)?.size ?? 0, ...kept.keys());
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(file);
+    } catch (err) {
+      if (largest === 0) return [];
+      const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      return [
+        {
+          code: gone ? 'checkpoint-missing' : 'checkpoint-invalid',
+          file,
+          message: `the latest checkpoint ${file} is ${gone ? 'missing' : `unreadable (${(err as Error).message})`}; the latest signed is of size ${largest}`,
+        },
+      ];
+    }
+    const opened = openCheckpoint(bytes.toString('utf8'), this.noteKeys);
+    if (!opened.ok)
+      return [
+        {
+          code: 'checkpoint-invalid',
+          file,
+          message: `the latest checkpoint ${file} does not verify with the log key: ${opened.reason}`,
+        },
+      ];
+    const { size, root } = opened.checkpoint;
+    if (size < largest)
+      return [
+        {
+          code: 'checkpoint-stale',
+          file,
+          size,
+          message: `the latest checkpoint ${file} is of size ${size}, but a checkpoint of size ${largest} was signed: it was replaced by an older one`,
+        },
+      ];
+    const note = kept.get(size) ?? rows.find((r) => r.size === size)?.note;
+    if (size > largest || note === undefined) {
+      const out: Finding[] = [
+        {
+          code: 'checkpoint-missing',
+          file,
+          size,
+          message: `the latest checkpoint ${file} (size ${size}) is not kept in log/checkpoints/ nor in the store`,
+        },
+      ];
+      if (size > leaves.length)
+        out.push({
+          code: 'rolled-back',
+          file,
+          message: `the latest checkpoint is of size ${size}, but the log has ${leaves.length} entries`,
+        });
+      else if (!rootOf(leaves.slice(0, size)).equals(root))
+        out.push({
+          code: 'log-rewritten',
+          file,
+          message: `the first ${size} log entries no longer hash to the root of the latest checkpoint`,
+        });
+      return out;
+    }
+    if (bytes.toString('utf8') !== note)
+      return [
+        {
+          code: 'checkpoint-invalid',
+          file,
+          message: `the latest checkpoint ${file} differs from the checkpoint of size ${size} kept in log/checkpoints/`,
+        },
+      ];
+    return [];
+  }
+
+  /**
+   * Rewrites the index (packages, items, search keys, object sizes) from the log, in one SQLite
+   * transaction: all of it or nothing. Refused when the log does not hold every file's facts
+   * (files archived before facts entries, until the daemon commits them) or when the log itself
+   * does not verify (its entries or checkpoints).
+   */
+  async rebuildIndex(): Promise<{ packages: number; items: number; keys: number; before: Finding[] }> {
+    const before = await this.verify({ blobs: false });
+    const logProblems = before.findings.filter((f) =>
+      ['entry-altered', 'reordered', 'log-rewritten', 'rolled-back', 'facts-invalid'].includes(f.code),
+    );
+    if (logProblems.length > 0)
+      throw new Error(
+        `the log itself does not verify (${logProblems.map((f) => f.code).join(', ')}): the index cannot be rebuilt from it; run "fatturad archive verify"`,
+      );
+    const at = this.now().toISOString();
+    // Read and written under the store's write lock: an archiving pass of a daemon running
+    // meanwhile waits, and is not lost.
+    const plan = this.store.exclusive(() => {
+      const fileLeaves = new Map<number, LogEntry>();
+      const facts: { idx: number; entry: FactsEntry }[] = [];
+      for (const row of this.store.iterateLog()) {
+        if (isFactsEntry(row.entry)) {
+          const f = decodeFacts(row.entry);
+          if (f) facts.push({ idx: row.idx, entry: f });
+        } else {
+          const e = decodeEntry(row.entry);
+          if (e) fileLeaves.set(row.idx, e);
+        }
+      }
+      const p = rebuildPlan(this.store, fileLeaves, expectedIndex(fileLeaves, facts));
+      this.store.replaceIndex(p.packages, p.items);
+      for (const e of fileLeaves.values()) this.store.fixObject(e.sha256, e.size, at);
+      return p;
+    });
+    return {
+      packages: plan.packages.length,
+      items: plan.items.length,
+      keys: plan.items.reduce((n, i) => n + i.keys.length, 0),
+      before: before.findings,
     };
   }
 

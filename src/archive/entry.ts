@@ -39,7 +39,7 @@ export interface LogEntry {
 }
 
 /** The reference may come from a file name or an id: no line breaks, bounded. */
-function cleanRef(ref: string): string {
+export function cleanRef(ref: string): string {
   // eslint-disable-next-line no-control-regex
   return ref.replace(/[\u0000-\u001f\u007f]/g, '_').slice(0, 512);
 }

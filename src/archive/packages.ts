@@ -5,6 +5,7 @@ import type { ArchiveStore, KeyRow, PackageRow } from '../store/archive-store.js
 import { VERSION } from '../version.js';
 import type { Archive, AppendBlob } from './archive.js';
 import type { EntryKind } from './entry.js';
+import type { FactsItem } from './facts.js';
 import { isDeadlineNear, fiscalYearOf } from './fiscal.js';
 import { allegato5, invoiceFacts, searchKeys } from './metadata.js';
 import { buildRdv } from './rdv.js';
@@ -130,12 +131,28 @@ export class Preservation {
         at.toISOString(),
         pda.id,
       );
+      const facts = new Map<string, FactsItem[]>();
       appended.forEach((a, i) => {
         const p = plan[i];
         if (!p) return;
+        const source = p.file?.source ?? 'document';
+        const sourceId = p.file?.sourceId ?? -a.idx - 1;
+        const items = facts.get(p.doc.document) ?? [];
+        facts.set(p.doc.document, items);
+        items.push({
+          leaf: a.idx,
+          kind: a.kind,
+          name: a.ref,
+          sha256: a.sha256,
+          size: a.size,
+          source,
+          sourceId,
+          metadata: p.metadata,
+          keys: p.keys,
+        });
         const id = this.store.addItem(row.id, {
-          source: p.file?.source ?? 'document',
-          sourceId: p.file?.sourceId ?? -a.idx - 1,
+          source,
+          sourceId,
           kind: a.kind,
           name: a.ref,
           sha256: a.sha256,
@@ -146,6 +163,15 @@ export class Preservation {
         });
         if (p.keys.length) this.store.addKeys(id, p.doc.document, p.keys);
       });
+      // What the index now holds about each document, committed by the log in the same transaction.
+      for (const [document, items] of facts)
+        this.archive.appendFacts({
+          type: 'document',
+          document,
+          pdv: { name: row.name, createdAt: row.createdAt },
+          pda: { name: pda.name, createdAt: pda.createdAt },
+          items,
+        });
       this.store.updatePackage(row.id, { files: appended.length });
       this.store.updatePackage(pda.id, { files: pda.files + appended.length });
       return row;

@@ -153,6 +153,11 @@ export class ArchiveStore {
     return this.db.transaction(fn)();
   }
 
+  /** A transaction that takes the write lock at its start (BEGIN IMMEDIATE): what it reads stays true until it commits. */
+  exclusive<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   // ---- objects ------------------------------------------------------------------------------------
 
   addObject(sha256: string, size: number, at: string): void {
@@ -499,6 +504,65 @@ export class ArchiveStore {
          ORDER BY data, numero LIMIT ${Math.max(1, Math.min(limit, 100_000))}`,
     ).all(args) as { document: string }[];
     return rows.map((r) => r.document);
+  }
+
+  // ---- the whole index, as `archive verify` compares it with the log and `rebuild-index` rewrites it --
+
+  /** Every item, in log order. */
+  allItems(): ItemRow[] {
+    return (prepared(this.db, `SELECT * FROM archive_items ORDER BY leaf_idx, id`).all() as ItemDb[]).map(
+      item,
+    );
+  }
+
+  /** Every search-key row with the item it belongs to, in insertion order. */
+  allKeys(): (KeyRow & { itemId: number; document: string })[] {
+    return prepared(
+      this.db,
+      `SELECT item_id AS itemId, document, role, denominazione, nome, cognome, codice_fiscale AS codiceFiscale,
+           partita_iva AS partitaIva, data, numero, tipo_documento AS tipoDocumento, identificativo_sdi AS identificativoSdI
+         FROM archive_keys ORDER BY rowid`,
+    ).all() as (KeyRow & { itemId: number; document: string })[];
+  }
+
+  /**
+   * Replaces the packages, items and search keys with the given ones (the caller runs it in one
+   * transaction). Packages are inserted in the order given, PdAs before their PdVs.
+   */
+  replaceIndex(
+    packages: readonly (Omit<PackageRow, 'id' | 'pdaId'> & { pda: string | null })[],
+    items: readonly (NewItem & { pdv: string; keys: readonly KeyRow[] })[],
+  ): void {
+    prepared(this.db, `DELETE FROM archive_keys`).run();
+    prepared(this.db, `DELETE FROM archive_items`).run();
+    prepared(this.db, `DELETE FROM archive_packages`).run();
+    const ids = new Map<string, number>();
+    const insert = prepared(
+      this.db,
+      `INSERT INTO archive_packages (kind, name, state, pda_id, created_at, closed_at, reason, index_sha256,
+           signature_sha256, timestamp_sha256, files)
+         VALUES (@kind, @name, @state, @pdaId, @createdAt, @closedAt, @reason, @indexSha256, @signatureSha256,
+           @timestampSha256, @files)`,
+    );
+    for (const p of packages) {
+      const { pda, ...row } = p;
+      const pdaId = pda === null ? null : ids.get(pda);
+      if (pdaId === undefined) throw new Error(`package ${p.name}: its PdA ${pda} is not known`);
+      ids.set(p.name, Number(insert.run({ ...row, pdaId }).lastInsertRowid));
+    }
+    for (const i of items) {
+      const { pdv, keys, ...row } = i;
+      const pdvId = ids.get(pdv);
+      if (pdvId === undefined) throw new Error(`item ${i.name}: its PdV ${pdv} is not known`);
+      const id = this.addItem(pdvId, row);
+      if (keys.length) this.addKeys(id, i.document, keys);
+    }
+  }
+
+  /** Sets an object row's size (inserting the row when it is gone), keeping its verification times. */
+  fixObject(sha256: string, size: number, at: string): void {
+    this.addObject(sha256, size, at);
+    prepared(this.db, `UPDATE archive_objects SET size = ? WHERE sha256 = ?`).run(size, sha256);
   }
 
   // ---- what the pipeline has not archived yet ------------------------------------------------------
