@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Store } from '../store/store.js';
 import { TSL, tslAnchorsFor } from '../trust/anchors.js';
-import { checkInput, isAcceptedEntryName, kindOf } from '../watchers/accept.js';
-import type { Finding } from './finding.js';
+import { checkInput, formatBytes, isAcceptedEntryName, kindOf } from '../watchers/accept.js';
+import { finding, type Finding } from './finding.js';
 import { parseDay } from './sdi/days.js';
 import { validateFile, type ValidationOptions } from './validate.js';
 
@@ -89,6 +89,7 @@ export async function runValidate(
   }
   const opts: ValidationOptions = {
     fileName: 'error',
+    maxFileBytes: config.intake.maxFileBytes,
     trustedCAs,
     trustAnchors: tsl?.anchors ?? [],
     ...(asOf ? { asOf } : {}),
@@ -153,7 +154,9 @@ async function* inputs(
     const name = file.split(/[\\/]/).pop() ?? file;
     try {
       if (kindOf(name) !== 'zip') {
-        yield { file, name, bytes: fs.readFileSync(file) };
+        const read = readBounded(file, config.intake.maxFileBytes);
+        if ('refused' in read) yield { file, refused: [read.refused] };
+        else yield { file, name, bytes: read.bytes };
         continue;
       }
       const size = fs.statSync(file).size;
@@ -172,3 +175,52 @@ async function* inputs(
     }
   }
 }
+
+/**
+ * Reads a file, at most `max` + 1 bytes of it: a regular file larger than `max` is refused from
+ * its size, and anything else (a device such as /dev/zero, a FIFO, a file growing while read) is
+ * refused as soon as it has given more than `max` bytes. Memory stays bounded whatever is named.
+ */
+export function readBounded(file: string, max: number): { bytes: Buffer } | { refused: Finding } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    const regular = st.isFile();
+    if (regular && st.size > max) return { refused: tooLarge(st.size, max) };
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // One read for a regular file (its size plus one byte, to see whether it grew), 64 KB reads
+    // for the rest.
+    for (;;) {
+      const want = Math.min(max + 1 - total, regular ? st.size + 1 : 64 * 1024);
+      const buf = Buffer.allocUnsafe(Math.max(1, want));
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(n === buf.length ? buf : buf.subarray(0, n));
+      total += n;
+      // A short read of a regular file is its end.
+      if (regular && n < buf.length) break;
+      if (total > max) {
+        return {
+          refused: regular
+            ? tooLarge(total, max)
+            : finding(
+                '00003',
+                `The input is not a regular file (a device or a pipe) and gave more than the limit of ${formatBytes(max)} that SdI allows: fatturad stopped reading there.`,
+                `L'input non è un file regolare (un dispositivo o una pipe) e ha fornito più del limite di ${formatBytes(max)} ammesso dallo SdI: fatturad ha smesso di leggerlo lì.`,
+              ),
+        };
+      }
+    }
+    return { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const tooLarge = (size: number, max: number): Finding =>
+  finding(
+    '00003',
+    `File size ${size > max + 1 ? formatBytes(size) : `over ${formatBytes(max)}`} exceeds the limit of ${formatBytes(max)} that SdI allows.`,
+    `La dimensione del file (${size > max + 1 ? formatBytes(size) : `oltre ${formatBytes(max)}`}) supera il limite di ${formatBytes(max)} ammesso dallo SdI.`,
+  );
