@@ -465,7 +465,13 @@ export class Archive {
       leaves.push(row.leafHash);
       if (isFactsEntry(row.entry)) {
         const f = decodeFacts(row.entry);
-        if (!f || !lh.equals(row.leafHash) || row.kind !== 'facts' || row.sha256 !== sha256Hex(row.entry)) {
+        if (
+          !f ||
+          !lh.equals(row.leafHash) ||
+          row.kind !== 'facts' ||
+          row.sha256 !== sha256Hex(row.entry) ||
+          row.ref !== f.facts.document
+        ) {
           findings.push({
             code: 'entry-altered',
             idx: row.idx,

@@ -4,7 +4,6 @@ import type { SearchQuery } from '../store/archive-store.js';
 import type { Store } from '../store/store.js';
 import type { Finding } from './archive.js';
 import type { OpenedArchive } from './open.js';
-import type { PddDocument } from './pdd.js';
 
 /**
  * `fatturad archive …`: verify, search, export and verify a PdD, close the PdA. This module only
@@ -91,6 +90,17 @@ async function queryOf(o: SearchOpts): Promise<SearchQuery | string> {
   return q;
 }
 
+/** Findings about the index (the tables), which `rebuild-index` repairs. */
+const INDEX_CODES: ReadonlySet<string> = new Set([
+  'object-row-altered',
+  'item-altered',
+  'item-missing',
+  'item-extra',
+  'keys-altered',
+  'package-altered',
+  'package-missing',
+]);
+
 function describe(f: Finding): string {
   return `${f.code.padEnd(19)} ${f.message}`;
 }
@@ -133,13 +143,23 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
     .option('--json', 'one JSON object')
     .option('--log-only', 'check the log and checkpoints without re-hashing the blobs')
     .action(async (o: { config?: string; json?: boolean; logOnly?: boolean }) => {
-      const r = await withArchive(o.config, (a) => a.archive.verify({ blobs: !o.logOnly }));
+      const progress = process.stderr.isTTY
+        ? (p: { step: string; done: number; total: number }) =>
+            process.stderr.write(`verify: ${p.step} ${p.done}/${p.total}\n`)
+        : undefined;
+      const r = await withArchive(o.config, (a) =>
+        a.archive.verify({ blobs: !o.logOnly, ...(progress ? { progress } : {}) }),
+      );
       if (o.json) h.out(JSON.stringify(r, null, 2));
       else {
         h.out(
           `archive: ${r.logSize} log entries, ${r.objects} blobs (${(r.bytes / 1048576).toFixed(1)} MB re-hashed), ` +
-            `${r.checkpoints} checkpoints (latest ${r.latestCheckpoint ?? 'none'}), ${r.ms} ms`,
+            `${r.checkpoints} checkpoints (latest ${r.latestCheckpoint ?? 'none'}), ${r.facts} facts entries, ${r.ms} ms`,
         );
+        if (r.legacyItems > 0)
+          h.out(
+            `${r.legacyItems} archived file(s) have no facts entry yet (archived before them): checked against their own entries only until the daemon commits their facts`,
+          );
         if (r.ok) h.out('OK: no findings');
         else {
           h.out(`${r.findings.length} finding(s):`);
@@ -196,83 +216,21 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
       process.stderr.write(`fatturad: ${q}\n`);
       h.exit(2);
     }
-    const { writePdd } = await import('./pdd.js');
+    const [{ writePdd }, { pddInput }] = await Promise.all([import('./pdd.js'), import('./export.js')]);
     const r = await withArchive(o.config, async (a, config) => {
       const docs = a.astore.search(q);
       if (docs.length === 0) return null;
-      await a.archive.checkpoint();
-      const cp = a.archive.latestCheckpoint();
-      if (!cp) throw new Error('the archive has no checkpoint');
-      const prove = a.archive.prover(cp.size);
-      const documents: PddDocument[] = [];
-      const pdvs = new Set<number>();
-      for (const d of docs)
-        for (const i of a.astore.itemsOfDocument(d)) {
-          const p = prove(i.leafIdx);
-          pdvs.add(i.pdvId);
-          documents.push({
-            // Plain file names in the bag: <document>--<name>, e.g. out-12--IT01234567890_00001.xml
-            name: `${d}--${i.name}`.replace(/[^A-Za-z0-9._+-]/g, '-'),
-            bytes: await a.archive.blobs.get(i.sha256),
-            sha256: i.sha256,
-            metadata: {
-              document: d,
-              kind: i.kind,
-              keys: i.kind === 'invoice' ? a.astore.keysOf(d) : undefined,
-            },
-            leafIndex: i.leafIdx,
-            entry: p.entry,
-            proof: p.proof,
-          });
-        }
-      const packages: { path: string; bytes: Buffer }[] = [];
-      const pdas = new Set<number>();
-      for (const id of pdvs) {
-        const pdv = a.astore.getPackage(id);
-        if (!pdv) continue;
-        if (pdv.indexSha256)
-          packages.push({ path: `${pdv.name}.rdv.xml`, bytes: await a.archive.blobs.get(pdv.indexSha256) });
-        if (pdv.pdaId) pdas.add(pdv.pdaId);
+      const { input, archivedFiles } = await pddInput(a, config, docs, q);
+      try {
+        const w = await writePdd(input, o.out);
+        return { ...w, documents: docs.length, archivedFiles };
+      } catch (err) {
+        // A PdD that would not verify is not written: the archive disagrees with its log.
+        process.stderr.write(
+          `fatturad: ${(err as Error).message}\nfatturad: no PdD written; run "fatturad archive verify"\n`,
+        );
+        return h.exit(1);
       }
-      for (const id of pdas) {
-        const pda = a.astore.getPackage(id);
-        if (!pda || pda.state !== 'closed') continue;
-        if (pda.indexSha256)
-          packages.push({
-            path: `${pda.name}.PIndex.xml`,
-            bytes: await a.archive.blobs.get(pda.indexSha256),
-          });
-        if (pda.signatureSha256)
-          packages.push({
-            path: `${pda.name}.PIndex.xml.p7m`,
-            bytes: await a.archive.blobs.get(pda.signatureSha256),
-          });
-        if (pda.timestampSha256)
-          packages.push({
-            path: `${pda.name}.PIndex.tsr`,
-            bytes: await a.archive.blobs.get(pda.timestampSha256),
-          });
-      }
-      const now = new Date();
-      return writePdd(
-        {
-          id: `PdD-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}`,
-          documents,
-          checkpointNote: cp.note,
-          treeSize: cp.size,
-          rootHex: cp.root.toString('hex'),
-          logPublicKeyPem: a.archive.publicKeyPem,
-          verifierKey: a.archive.verifierKey,
-          origin: a.archive.origin,
-          packages,
-          info: {
-            sourceOrganization: config.archive.holder.name || 'fatturad',
-            baggingDate: now.toISOString().slice(0, 10),
-            externalIdentifier: `query: ${JSON.stringify(q)}`,
-          },
-        },
-        o.out,
-      ).then((w) => ({ ...w, documents: docs.length, archivedFiles: documents.length }));
     });
     if (!r) {
       process.stderr.write('fatturad: no archived document matches the query\n');
@@ -303,6 +261,31 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
           h.out(`  ${f.code.padEnd(20)} ${f.path ? `${f.path}: ` : ''}${f.message}`);
       }
       if (!r.ok) h.exit(1);
+    });
+
+  cmd
+    .command('rebuild-index')
+    .description(
+      'rewrite the index (packages, archived files, search keys) from the log, in one transaction; exit 1 if the log itself does not verify',
+    )
+    .option('-c, --config <file>', 'configuration file')
+    .action(async (o: { config?: string }) => {
+      const r = await withArchive(o.config, async (a) => {
+        const rebuilt = await a.archive.rebuildIndex();
+        return { rebuilt, after: await a.archive.verify({ blobs: false }) };
+      });
+      const index = r.rebuilt.before.filter((f) => INDEX_CODES.has(f.code));
+      h.out(
+        `rebuilt the index from the log: ${r.rebuilt.packages} package(s), ${r.rebuilt.items} archived file(s), ${r.rebuilt.keys} search-key row(s); ` +
+          `${index.length} difference(s) with the log repaired`,
+      );
+      for (const f of index) h.out(`  ${describe(f)}`);
+      if (r.after.ok) h.out('OK: the log and its index agree');
+      else {
+        h.out(`${r.after.findings.length} finding(s) remain (run "fatturad archive verify"):`);
+        for (const f of r.after.findings) h.out(`  ${describe(f)}`);
+        h.exit(1);
+      }
     });
 
   cmd

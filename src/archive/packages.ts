@@ -4,8 +4,8 @@ import type { Logger } from '../log.js';
 import type { ArchiveStore, KeyRow, PackageRow } from '../store/archive-store.js';
 import { VERSION } from '../version.js';
 import type { Archive, AppendBlob } from './archive.js';
-import type { EntryKind } from './entry.js';
-import type { FactsItem } from './facts.js';
+import { cleanRef, decodeEntry, type EntryKind } from './entry.js';
+import { decodeFacts, type FactsItem } from './facts.js';
 import { isDeadlineNear, fiscalYearOf } from './fiscal.js';
 import { allegato5, invoiceFacts, searchKeys } from './metadata.js';
 import { buildRdv } from './rdv.js';
@@ -210,8 +210,94 @@ export class Preservation {
     });
   }
 
+  /**
+   * Commits, in facts entries, what the index holds about files archived before facts entries
+   * existed (an archive written by an earlier version): the rows as they stand, each one that
+   * agrees with its file's own entry, grouped by document and PdV. Run once per process, before
+   * the first deposit; afterwards every archived file has its facts in the log.
+   */
+  async seal(): Promise<{ documents: number; files: number; skipped: number }> {
+    const covered = new Set<number>();
+    for (const idxs of this.store.factsLeaves().values())
+      for (const idx of idxs) {
+        const row = this.store.getLog(idx);
+        const f = row && decodeFacts(row.entry);
+        if (f) for (const i of f.facts.items) covered.add(i.leaf);
+      }
+    const keys = new Map<number, KeyRow[]>();
+    for (const { itemId, document, ...k } of this.store.allKeys()) {
+      void document;
+      keys.set(itemId, [...(keys.get(itemId) ?? []), k]);
+    }
+    const groups = new Map<
+      string,
+      { pdv: PackageRow; pda: PackageRow; document: string; items: FactsItem[] }
+    >();
+    let skipped = 0;
+    for (const i of this.store.allItems()) {
+      if (covered.has(i.leafIdx)) continue;
+      const leaf = this.store.getLog(i.leafIdx);
+      const e = leaf && decodeEntry(leaf.entry);
+      const pdv = this.store.getPackage(i.pdvId);
+      const pda = pdv?.pdaId ? this.store.getPackage(pdv.pdaId) : undefined;
+      if (
+        !e ||
+        !pdv ||
+        !pda ||
+        e.seq !== i.leafIdx ||
+        e.sha256 !== i.sha256 ||
+        e.kind !== i.kind ||
+        e.size !== i.size ||
+        e.ref !== cleanRef(i.name)
+      ) {
+        skipped++;
+        continue;
+      }
+      const g = groups.get(`${pdv.id} ${i.document}`) ?? { pdv, pda, document: i.document, items: [] };
+      groups.set(`${pdv.id} ${i.document}`, g);
+      g.items.push({
+        leaf: i.leafIdx,
+        kind: i.kind,
+        name: i.name,
+        sha256: i.sha256,
+        size: i.size,
+        source: i.source,
+        sourceId: i.sourceId,
+        metadata: i.metadata,
+        keys: keys.get(i.id) ?? [],
+      });
+    }
+    const files = [...groups.values()].reduce((n, g) => n + g.items.length, 0);
+    if (groups.size > 0)
+      await this.archive.append([], () => {
+        for (const g of groups.values())
+          this.archive.appendFacts({
+            type: 'document',
+            document: g.document,
+            pdv: { name: g.pdv.name, createdAt: g.pdv.createdAt },
+            pda: { name: g.pda.name, createdAt: g.pda.createdAt },
+            items: g.items,
+          });
+      });
+    if (groups.size > 0 || skipped > 0)
+      (skipped > 0 ? this.log.warn.bind(this.log) : this.log.info.bind(this.log))(
+        { event: 'archive.facts_sealed', documents: groups.size, files, skipped },
+        `committed the facts of ${files} file(s) archived before facts entries (${groups.size} document(s) in PdVs)` +
+          (skipped > 0
+            ? `; ${skipped} row(s) disagree with their log entry and were left out: run "fatturad archive verify"`
+            : ''),
+      );
+    return { documents: groups.size, files, skipped };
+  }
+
+  private sealed = false;
+
   /** Completes what a crash interrupted: PdVs without their rapporto, a PdA being closed. */
   async resume(): Promise<void> {
+    if (!this.sealed) {
+      await this.seal();
+      this.sealed = true;
+    }
     for (const p of this.store.packages('pdv')) if (p.state !== 'closed') await this.finishPdv(p);
     for (const p of this.store.packages('pda')) if (p.state === 'closing') await this.completePda(p);
   }

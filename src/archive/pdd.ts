@@ -14,6 +14,7 @@ import { nameProblem, openZipReader } from '../watchers/zip.js';
 import { buildBag, checkBag, readManifest, type BagInfo, type BagProblem } from './bagit.js';
 import { openCheckpoint, parseVerifierKey, verifierKey, type NoteKey } from './checkpoint.js';
 import { decodeEntry } from './entry.js';
+import { decodeFacts, FACTS_VERSION, type FactsItem } from './facts.js';
 import { leafHash, verifyInclusion } from './merkle.js';
 
 /**
@@ -61,7 +62,13 @@ export interface PddInput {
   verifierKey: string;
   origin: string;
   /** PIndex.xml, RdV, their .p7m/.tsr if any; paths relative to data/packages/. */
-  packages?: { path: string; bytes: Buffer }[];
+  packages?: { path: string; bytes: Buffer; leafIndex?: number; entry?: Buffer; proof?: Buffer[] }[];
+  /**
+   * The log's facts entries of the documents (fatturad-facts/1), with their inclusion proofs into
+   * the same checkpoint: what the archive's log says each document holds (its files, their kinds
+   * and hashes, its search keys). Given: the bag is a fatturad-pdd/2 bag, checked against them.
+   */
+  facts?: { leafIndex: number; entry: Buffer; proof: Buffer[] }[];
   info: BagInfo;
 }
 
@@ -115,6 +122,8 @@ export const DEFAULT_PDD_LIMITS: PddZipLimits = {
 };
 
 export const PDD_FORMAT = 'fatturad-pdd/1';
+/** A bag with the documents' facts entries, checked against them. */
+export const PDD_FORMAT_FACTS = 'fatturad-pdd/2';
 
 const DOCS = 'data/documents/';
 const INCLUSION = 'data/proofs/inclusion/';
@@ -134,7 +143,7 @@ const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 const index = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const pddIndexSchema = z.object({
-  format: z.literal(PDD_FORMAT),
+  format: z.enum([PDD_FORMAT, PDD_FORMAT_FACTS]),
   id: z.string(),
   origin: z.string(),
   treeSize: index,
@@ -154,6 +163,10 @@ const pddIndexSchema = z.object({
     }),
   ),
   packages: z.array(z.string()),
+  /** The log indexes of the documents' facts entries (fatturad-pdd/2). */
+  facts: z.array(index).optional(),
+  /** The log index of each package file's entry, by its path (fatturad-pdd/2). */
+  packageLeaves: z.record(z.string(), index).optional(),
 });
 type PddIndex = z.infer<typeof pddIndexSchema>;
 
@@ -271,8 +284,17 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
       ...(typeof d.metadata.document === 'string' ? { document: d.metadata.document } : {}),
     });
   }
-  for (const [leaf, proof] of [...proofs].sort((a, b) => a[0] - b[0])) {
-    payload.push({ path: `proofs/inclusion/${leaf}.json`, bytes: json(proof) });
+  for (const f of input.facts ?? []) {
+    if (!Number.isSafeInteger(f.leafIndex) || f.leafIndex < 0 || f.leafIndex >= input.treeSize)
+      throw new Error(`facts entry ${f.leafIndex} is not in a tree of size ${input.treeSize}`);
+    if (proofs.has(f.leafIndex)) throw new Error(`facts entry ${f.leafIndex} is also a document's entry`);
+    proofs.set(f.leafIndex, {
+      leafIndex: f.leafIndex,
+      treeSize: input.treeSize,
+      entry: f.entry.toString('base64'),
+      leafHash: leafHash(f.entry).toString('hex'),
+      hashes: f.proof.map((h) => h.toString('hex')),
+    });
   }
 
   const packages = (input.packages ?? []).map((p) => {
@@ -282,7 +304,29 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
     }
     return p;
   });
-  for (const p of packages) payload.push({ path: `packages/${p.path}`, bytes: p.bytes });
+  const packageLeaves: Record<string, number> = {};
+  for (const p of packages) {
+    payload.push({ path: `packages/${p.path}`, bytes: p.bytes });
+    if (p.leafIndex === undefined || !p.entry || !p.proof) continue;
+    if (!Number.isSafeInteger(p.leafIndex) || p.leafIndex < 0 || p.leafIndex >= input.treeSize)
+      throw new Error(
+        `package ${p.path}: leaf index ${p.leafIndex} is not in a tree of size ${input.treeSize}`,
+      );
+    packageLeaves[`packages/${p.path}`] = p.leafIndex;
+    const proof: InclusionFile = {
+      leafIndex: p.leafIndex,
+      treeSize: input.treeSize,
+      entry: p.entry.toString('base64'),
+      leafHash: leafHash(p.entry).toString('hex'),
+      hashes: p.proof.map((h) => h.toString('hex')),
+    };
+    const same = proofs.get(p.leafIndex);
+    if (same && JSON.stringify(same) !== JSON.stringify(proof))
+      throw new Error(`package ${p.path}: leaf ${p.leafIndex} is given two different entries or proofs`);
+    proofs.set(p.leafIndex, proof);
+  }
+  for (const [leaf, proof] of [...proofs].sort((a, b) => a[0] - b[0]))
+    payload.push({ path: `proofs/inclusion/${leaf}.json`, bytes: json(proof) });
 
   const pem = crypto.createPublicKey(input.logPublicKeyPem);
   const vkey = input.verifierKey.trim();
@@ -291,7 +335,7 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
   payload.push({ path: 'proofs/log-key.vkey', bytes: Buffer.from(`${vkey}\n`, 'utf8') });
 
   const pddIndex: PddIndex = {
-    format: PDD_FORMAT,
+    format: input.facts ? PDD_FORMAT_FACTS : PDD_FORMAT,
     id: input.id,
     origin: input.origin,
     treeSize: input.treeSize,
@@ -299,6 +343,8 @@ export function buildPddFiles(input: PddInput): { path: string; bytes: Buffer }[
     verifierKey: vkey,
     documents,
     packages: packages.map((p) => `packages/${p.path}`).sort(),
+    ...(input.facts ? { facts: input.facts.map((f) => f.leafIndex).sort((a, b) => a - b) } : {}),
+    ...(input.facts ? { packageLeaves } : {}),
   };
   payload.push({ path: 'pdd.json', bytes: json(pddIndex) });
 
@@ -1099,6 +1145,12 @@ export function verifyPddFiles(
       );
     }
   }
+  if (pddIndex?.format === PDD_FORMAT_FACTS || pddIndex?.facts) {
+    for (const leaf of pddIndex.facts ?? []) referenced.add(`${INCLUSION}${leaf}.json`);
+    for (const leaf of Object.values(pddIndex.packageLeaves ?? {}))
+      referenced.add(`${INCLUSION}${leaf}.json`);
+    checkFacts(pddIndex, files, entries, add);
+  }
   for (const p of files.keys()) {
     if (p.startsWith(DOCS) && !indexed.has(p)) add('PDD-UNINDEXED', `${p} is not a document of ${INDEX}`, p);
     if (p.startsWith(INCLUSION) && !referenced.has(p))
@@ -1136,4 +1188,118 @@ export function verifyPddFiles(
   };
   if (fingerprint !== undefined) result.logKeyFingerprint = fingerprint;
   return result;
+}
+
+/** The file name a document's file gets in the bag: `<document>--<name>`, plain characters only. */
+export function bagName(document: string, name: string): string {
+  return `${document}--${name}`.replace(/[^A-Za-z0-9._+-]/g, '-');
+}
+
+/**
+ * A fatturad-pdd/2 bag against the log's facts entries it carries (each proven into the signed
+ * checkpoint): every file of the bag is an item of its document's facts, with the document,
+ * kind, SHA-256, size, name and search keys the log says; every item the facts list is in the
+ * bag. What the bag says that the log does not is named, field by field.
+ */
+function checkFacts(
+  pddIndex: PddIndex,
+  files: Map<string, Buffer>,
+  entries: Map<number, Buffer>,
+  add: (code: string, message: string, p?: string) => void,
+): void {
+  const items = new Map<number, { document: string; item: FactsItem; facts: number }>();
+  for (const leaf of pddIndex.facts ?? []) {
+    const proofPath = `${INCLUSION}${leaf}.json`;
+    const entry = entries.get(leaf);
+    if (!entry) {
+      add('PDD-FACTS-NOT-PROVEN', `facts entry ${leaf} is not proven to be in the signed tree`, proofPath);
+      continue;
+    }
+    const f = decodeFacts(entry);
+    if (!f || f.seq !== leaf) {
+      add(
+        'PDD-FACTS',
+        `${proofPath}: log entry ${leaf} is not a canonical ${FACTS_VERSION} entry`,
+        proofPath,
+      );
+      continue;
+    }
+    for (const item of f.facts.items) items.set(item.leaf, { document: f.facts.document, item, facts: leaf });
+  }
+  if (pddIndex.format === PDD_FORMAT_FACTS && !pddIndex.facts)
+    add('PDD-INDEX', `${INDEX}: a ${PDD_FORMAT_FACTS} bag lists its facts entries`, INDEX);
+  const inBag = new Set<number>();
+  for (const d of pddIndex.documents) {
+    const docPath = `data/documents/${d.name}`;
+    inBag.add(d.leafIndex);
+    const known = items.get(d.leafIndex);
+    if (!known) {
+      add(
+        'PDD-FACTS-MISSING',
+        `${docPath}: no facts entry in the bag says which document log entry ${d.leafIndex} belongs to`,
+        docPath,
+      );
+      continue;
+    }
+    const { document, item } = known;
+    const meta = parseJson(files.get(`${docPath}.metadata.json`) ?? Buffer.alloc(0)) as
+      { document?: unknown; kind?: unknown; keys?: unknown } | undefined;
+    const checks: [string, unknown, unknown][] = [
+      ['document', document, d.document ?? document],
+      ['name', bagName(document, item.name), d.name],
+      ['sha256', item.sha256, d.sha256],
+      ['size', item.size, d.size],
+      ['metadata document', document, meta?.document],
+      ['metadata kind', item.kind, meta?.kind],
+      [
+        'metadata keys',
+        JSON.stringify(item.kind === 'invoice' ? item.keys : undefined),
+        JSON.stringify(meta?.keys),
+      ],
+    ];
+    for (const [field, want, got] of checks)
+      if (want !== got)
+        add(
+          'PDD-FACTS-MISMATCH',
+          `${docPath}: ${field} is ${typeof got === 'string' ? got : JSON.stringify(got)} in the bag, the log's facts entry ${known.facts} says ${typeof want === 'string' ? want : JSON.stringify(want)}`,
+          docPath,
+        );
+  }
+  // Package files: each one the file its own log entry names (a rapporto, an index, its signature
+  // or timestamp, by the package's name).
+  for (const p of pddIndex.packages) {
+    const bytes = files.get(`data/${p}`);
+    const leaf = pddIndex.packageLeaves?.[p];
+    const entry = leaf === undefined ? undefined : entries.get(leaf);
+    if (!bytes) continue;
+    if (leaf === undefined || !entry) {
+      add(
+        'PDD-PACKAGE-NOT-PROVEN',
+        `data/${p}: ${leaf === undefined ? 'no log entry is given for it' : `log entry ${leaf} is not proven to be in the signed tree`}`,
+        `data/${p}`,
+      );
+      continue;
+    }
+    const e = decodeEntry(entry);
+    const want = path.posix.basename(p);
+    if (
+      !e ||
+      !['rdv', 'pindex', 'signature', 'timestamp'].includes(e.kind) ||
+      e.ref !== want ||
+      e.sha256 !== sha256Hex(bytes) ||
+      e.size !== bytes.length
+    )
+      add(
+        'PDD-PACKAGE-MISMATCH',
+        `data/${p} (sha256 ${sha256Hex(bytes)}, ${bytes.length} bytes) is not the package file log entry ${leaf} names` +
+          (e ? ` (${e.kind} ${e.ref}, sha256 ${e.sha256}, ${e.size} bytes)` : ''),
+        `data/${p}`,
+      );
+  }
+  for (const [leaf, { document, item, facts }] of items)
+    if (!inBag.has(leaf))
+      add(
+        'PDD-ITEM-MISSING',
+        `${document}/${item.name} (log entry ${leaf}, ${item.kind}, sha256 ${item.sha256}) is in the log's facts entry ${facts} but not in the bag`,
+      );
 }

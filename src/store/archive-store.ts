@@ -244,6 +244,30 @@ export class ArchiveStore {
     return rows.map((r) => r[0]);
   }
 
+  /** The first log entry of a blob, preferring one of the given kinds. */
+  leafOfBlob(sha256: string, kinds: readonly string[] = []): number | undefined {
+    const rows = prepared(this.db, `SELECT idx, kind FROM archive_log WHERE sha256 = ? ORDER BY idx`).all(
+      sha256,
+    ) as {
+      idx: number;
+      kind: string;
+    }[];
+    return (rows.find((r) => kinds.includes(r.kind)) ?? rows[0])?.idx;
+  }
+
+  /** The facts entries' positions, by the document each is about (in log order). */
+  factsLeaves(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const [idx, ref] of prepared(
+      this.db,
+      `SELECT idx, ref FROM archive_log WHERE kind = 'facts' ORDER BY idx`,
+    )
+      .raw()
+      .all() as [number, string][])
+      out.set(ref, [...(out.get(ref) ?? []), idx]);
+    return out;
+  }
+
   /** Walks the log in order, in pages (bounded memory). */
   *iterateLog(pageSize = 5000): Generator<LogRow> {
     const stmt = prepared(this.db, `SELECT * FROM archive_log WHERE idx >= ? ORDER BY idx LIMIT ?`);
