@@ -2,9 +2,11 @@ import fs, { type FSWatcher } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FolderConfig } from '../config/schema.js';
+import { Conditions } from '../health/conditions.js';
 import type { Logger } from '../log.js';
 import { isIgnoredName } from './accept.js';
 import { assess, type StabilityOptions, type Tracked } from './stability.js';
+import { canonicalDir, openForWriting } from './writers.js';
 
 /**
  * Watches drop folders (not recursive) and offers each file once it is complete.
@@ -14,6 +16,14 @@ import { assess, type StabilityOptions, type Tracked } from './stability.js';
  * (an overflowing inotify queue, a folder on a network share, a folder re-created). chokidar was
  * measured here and left out: it re-lists and stats the whole folder on every change (at most
  * once a second), which with 20,000 waiting files cost 3.6x the throughput and 3x the memory.
+ *
+ * A file that looks complete but that some process still holds open for writing (see writers.ts)
+ * is not offered: its writer may add to it after it was checked. It is looked at again until the
+ * writer closes it.
+ *
+ * Each rescan also checks that every folder can be listed and written (files are taken out of it
+ * by a rename): a folder that cannot is a failing health check, logged once when it starts
+ * (`intake.folder_unavailable`) and once when it ends (`intake.folder_available`).
  */
 export interface WatcherOptions extends StabilityOptions {
   rescanMs: number;
@@ -23,7 +33,12 @@ interface Candidate {
   folder: FolderConfig;
   tracked?: Tracked;
   dueAt: number;
+  /** Held because a process had it open for writing (logged once). */
+  heldOpen?: boolean;
 }
+
+/** How soon a file held open by its writer is looked at again, at most. */
+const OPEN_RECHECK_MS = 1000;
 
 export class FolderWatcher {
   private readonly watchers = new Map<string, FSWatcher>();
@@ -37,6 +52,9 @@ export class FolderWatcher {
   private checking = false;
   private closed = false;
   readonly folderHealth = new Map<string, { ok: boolean; error?: string }>();
+  private readonly folderConditions = new Conditions();
+  /** Folders whose watch failed and was logged (logged again only after it worked once). */
+  private readonly watchFailed = new Set<string>();
 
   constructor(
     private folders: FolderConfig[],
@@ -58,39 +76,34 @@ export class FolderWatcher {
   }
 
   private async watchFolder(folder: FolderConfig): Promise<void> {
-    try {
-      await fsp.mkdir(folder.path, { recursive: true });
-      this.folderHealth.set(folder.path, { ok: true });
-    } catch (err) {
-      this.folderHealth.set(folder.path, { ok: false, error: (err as Error).message });
-      this.log.error(
-        { event: 'intake.folder_unavailable', folder: folder.path, err },
-        'cannot create the drop folder',
-      );
-    }
+    // A folder that cannot be made is reported by the rescan's probe (once, not at every retry).
+    await fsp.mkdir(folder.path, { recursive: true }).catch(() => undefined);
     let w: FSWatcher;
     try {
       w = fs.watch(folder.path, { persistent: true }, (_type, name) => {
         if (name) this.observe(folder, path.join(folder.path, name.toString()));
       });
     } catch (err) {
-      this.folderHealth.set(folder.path, { ok: false, error: (err as Error).message });
-      this.log.warn(
-        { event: 'intake.watch_error', folder: folder.path, err },
-        'cannot watch the drop folder; periodic scans go on and the watch is retried',
-      );
+      if (!this.watchFailed.has(folder.path)) {
+        this.watchFailed.add(folder.path);
+        this.log.warn(
+          { event: 'intake.watch_error', folder: folder.path, err },
+          'cannot watch the drop folder; periodic scans go on and the watch is retried',
+        );
+      }
       return;
     }
     w.on('error', (err) => {
       w.close();
       this.watchers.delete(folder.path);
-      this.folderHealth.set(folder.path, { ok: false, error: String(err) });
+      this.watchFailed.add(folder.path);
       this.log.warn(
         { event: 'intake.watch_error', folder: folder.path, err },
         'file watcher error; periodic scans go on and the watch is retried',
       );
     });
     this.watchers.set(folder.path, w);
+    this.watchFailed.delete(folder.path);
     this.log.info({ event: 'intake.watching', folder: folder.path }, `watching ${folder.path}`);
   }
 
@@ -103,7 +116,11 @@ export class FolderWatcher {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     for (const [p, c] of this.candidates) if (!after.has(c.folder.path)) this.candidates.delete(p);
-    for (const f of before) if (!after.has(f)) this.folderHealth.delete(f);
+    for (const f of before)
+      if (!after.has(f)) {
+        this.folderHealth.delete(f);
+        this.folderConditions.forget(f);
+      }
     for (const folder of folders) await this.watchFolder(folder);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     this.rescanTimer = setInterval(() => void this.rescan(), this.opts.rescanMs);
@@ -124,22 +141,44 @@ export class FolderWatcher {
     this.schedule(0);
   }
 
-  /** Lists every folder and observes every file in it. */
+  /** Lists every folder and observes every file in it; checks that each can be written. */
   async rescan(): Promise<void> {
     for (const folder of this.folders) {
       if (!this.closed && !this.watchers.has(folder.path)) await this.watchFolder(folder);
+      let problem: { kind: string; detail: string } | null = null;
       try {
         const entries = await fsp.readdir(folder.path, { withFileTypes: true });
-        this.folderHealth.set(folder.path, { ok: true });
         for (const e of entries) if (e.isFile()) this.observe(folder, path.join(folder.path, e.name));
+        // Taking a file renames it out of the folder: that needs write (and search) permission.
+        await fsp.access(folder.path, fs.constants.W_OK | fs.constants.X_OK).catch((err: unknown) => {
+          problem = {
+            kind: 'unwritable',
+            detail: `cannot write in the drop folder (${(err as NodeJS.ErrnoException).code ?? String(err)}): no file can be taken from it`,
+          };
+        });
       } catch (err) {
-        this.folderHealth.set(folder.path, { ok: false, error: (err as Error).message });
-        this.log.warn(
-          { event: 'intake.folder_unavailable', folder: folder.path, err },
-          'cannot list the drop folder',
-        );
+        problem = {
+          kind: 'unavailable',
+          detail: `cannot list the drop folder (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        };
       }
+      this.folderHealth.set(folder.path, problem ? { ok: false, error: problem.detail } : { ok: true });
+      this.reportFolder(folder.path, problem);
     }
+  }
+
+  private reportFolder(folder: string, problem: { kind: string; detail: string } | null): void {
+    const change = this.folderConditions.update(folder, problem);
+    if (problem && (change === 'started' || change === 'changed'))
+      this.log.warn(
+        { event: 'intake.folder_unavailable', folder, state: problem.kind, reason: problem.detail },
+        `${problem.detail}: ${folder}`,
+      );
+    else if (change === 'ended')
+      this.log.info(
+        { event: 'intake.folder_available', folder },
+        `the drop folder ${folder} can be used again`,
+      );
   }
 
   private schedule(delay: number): void {
@@ -162,10 +201,16 @@ export class FolderWatcher {
           if (c.dueAt > now) this.nextRecheckAt = Math.min(this.nextRecheckAt, c.dueAt);
       }
       const due = [...dueSet];
+      const ready: string[] = [];
       for (let i = 0; i < due.length; i += 64) {
-        await Promise.all(due.slice(i, i + 64).map((file) => this.look(file)));
+        await Promise.all(
+          due.slice(i, i + 64).map(async (file) => {
+            if (await this.look(file)) ready.push(file);
+          }),
+        );
         if (this.closed) return;
       }
+      this.offerReady(ready);
     } finally {
       this.checking = false;
     }
@@ -173,20 +218,20 @@ export class FolderWatcher {
     else if (Number.isFinite(this.nextRecheckAt)) this.schedule(this.nextRecheckAt - Date.now());
   }
 
-  /** One fresh stat of a candidate: offered when complete, otherwise rechecked later. */
-  private async look(file: string): Promise<void> {
+  /** One fresh stat of a candidate: true when it looks complete, otherwise rechecked later. */
+  private async look(file: string): Promise<boolean> {
     const c = this.candidates.get(file);
-    if (!c) return;
+    if (!c) return false;
     let st;
     try {
       st = await fsp.stat(file, { bigint: true });
     } catch {
       this.candidates.delete(file);
-      return;
+      return false;
     }
     if (!st.isFile()) {
       this.candidates.delete(file);
-      return;
+      return false;
     }
     const a = assess(
       c.tracked,
@@ -194,13 +239,46 @@ export class FolderWatcher {
       Date.now(),
       this.opts,
     );
-    if (a.ready) {
+    c.tracked = a.tracked;
+    if (a.ready) return true;
+    c.dueAt = a.recheckAt;
+    this.nextRecheckAt = Math.min(this.nextRecheckAt, a.recheckAt);
+    return false;
+  }
+
+  /**
+   * Offers the files that look complete, except those a process still holds open for writing
+   * (one look at /proc for them all): those are looked at again soon, and taken once closed.
+   */
+  private offerReady(ready: string[]): void {
+    if (ready.length === 0) return;
+    const byDir = new Map<string, string>();
+    for (const file of ready) {
+      const dir = path.dirname(file);
+      if (!byDir.has(dir)) byDir.set(dir, canonicalDir(dir));
+    }
+    const open = openForWriting([...new Set(byDir.values())]);
+    const now = Date.now();
+    for (const file of ready) {
+      const c = this.candidates.get(file);
+      if (!c) continue;
+      const canonical = path.join(byDir.get(path.dirname(file)) ?? path.dirname(file), path.basename(file));
+      if (open.has(canonical)) {
+        if (!c.heldOpen) {
+          c.heldOpen = true;
+          this.log.info(
+            { event: 'intake.open_for_writing', file, folder: c.folder.path },
+            `${path.basename(file)} is still open for writing by another process: taken once it is closed`,
+          );
+        }
+        // Looked at again like a file that changed: complete only once closed (and stable again).
+        c.tracked = undefined;
+        c.dueAt = now + Math.min(OPEN_RECHECK_MS, Math.max(this.opts.stableMs, 50));
+        this.nextRecheckAt = Math.min(this.nextRecheckAt, c.dueAt);
+        continue;
+      }
       this.candidates.delete(file);
       this.onReady(c.folder, file);
-    } else {
-      c.tracked = a.tracked;
-      c.dueAt = a.recheckAt;
-      this.nextRecheckAt = Math.min(this.nextRecheckAt, a.recheckAt);
     }
   }
 

@@ -18,7 +18,10 @@ import {
   sha256File,
 } from '../util/fsx.js';
 import { writeRejected } from '../pipeline/reports.js';
-import { checkInput, isAcceptedEntryName, kindOf } from './accept.js';
+import { finding } from '../rules/finding.js';
+import { renderReportText, type RejectionReport } from '../rules/report.js';
+import { checkInput, fitName, isAcceptedEntryName, kindOf } from './accept.js';
+import { canonicalDir, openForWriting } from './writers.js';
 import { readZip, type ZipLimits } from './zip.js';
 
 /**
@@ -29,7 +32,9 @@ import { readZip, type ZipLimits } from './zip.js';
  *     path derived from its row id;
  *  2. move: each file is fsynced and renamed into the spool (copy, fsync, verify, unlink across
  *     file systems), then the folders are fsynced;
- *  3. outcome: each claimed file is hashed and judged (accepted, duplicate, rejected); copies and
+ *  3. outcome: a claimed file that another name (a hard link) or an open descriptor could still
+ *     change is first replaced by a private copy, so that the bytes hashed, validated and sent
+ *     are the same; then each is hashed and judged (accepted, duplicate, rejected); copies and
  *     reports for rejected/ and duplicates/ are written atomically;
  *  4. commit: one transaction creates the documents, their first transitions, and closes the
  *     intents. Copies no longer needed are removed after it.
@@ -37,6 +42,9 @@ import { readZip, type ZipLimits } from './zip.js';
  * On start, `recover()` finishes every intent left open: a file found in the spool is judged and
  * committed; a file still in the drop folder is left for the watcher; steps 3 and 4 are
  * idempotent (outputs are reused when they already hold the same bytes).
+ *
+ * A file fatturad cannot read stays in its folder with a report in rejected/ (once); a file whose
+ * name is too long to keep is taken into the spool under a shortened name and rejected.
  */
 
 export interface IntakeEvents {
@@ -65,6 +73,10 @@ export class Intake {
   private draining: Promise<void> | null = null;
   private stopped = false;
   private folders: FolderConfig[];
+  /** Files that could not be taken, by path: the reason logged last (each is logged once). */
+  private readonly claimFailed = new Map<string, string>();
+  /** Unreadable files already reported, by path and identity (a chmod makes them new). */
+  private readonly unreadable = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -147,16 +159,27 @@ export class Intake {
     const claimedDir = this.config.paths.claimed;
     await fsp.mkdir(claimedDir, { recursive: true });
 
-    // A file that vanished or turned into something else since it was offered is not ours.
+    // A file that vanished or turned into something else since it was offered is not ours; one
+    // fatturad cannot read stays where it is, with a report.
     const present: Offer[] = [];
     await Promise.all(
       batch.map(async (o) => {
+        let st;
         try {
-          const st = await fsp.lstat(o.file);
-          if (st.isFile()) present.push(o);
+          st = await fsp.lstat(o.file);
         } catch {
-          /* gone */
+          return; /* gone */
         }
+        if (!st.isFile()) return;
+        try {
+          await (await fsp.open(o.file, 'r')).close();
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'EACCES' || code === 'EPERM') await this.reportUnreadable(o, st, code);
+          return;
+        }
+        this.unreadable.delete(`${o.file}\0${st.ino}\0${st.ctimeMs}`);
+        present.push(o);
       }),
     );
     if (present.length === 0) return;
@@ -169,7 +192,7 @@ export class Intake {
         originalName: path.basename(o.file),
         sourcePath: o.file,
       })),
-      (id, i) => path.join(claimedDir, `${String(id).padStart(8, '0')}-${i.originalName}`),
+      (id, i) => path.join(claimedDir, `${String(id).padStart(8, '0')}-${fitName(i.originalName)}`),
     );
 
     // 2. move
@@ -179,15 +202,22 @@ export class Intake {
       try {
         await moveFile(row.sourcePath, row.claimedPath, { fsync });
         moved.push(row);
+        this.claimFailed.delete(row.sourcePath);
       } catch (err) {
         abandoned.push(row.id);
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOENT') {
           this.events.onError?.();
-          this.log.warn(
-            { event: 'intake.claim_failed', file: row.sourcePath, err },
-            'could not take the file; it stays in the folder and is retried at the next scan',
-          );
+          // Once per file and reason: a folder that cannot be written is the health check's
+          // (intake.folder_unavailable), not a warning per file at every scan.
+          const reason = code ?? (err as Error).message;
+          if (this.claimFailed.get(row.sourcePath) !== reason) {
+            this.claimFailed.set(row.sourcePath, reason);
+            this.log.warn(
+              { event: 'intake.claim_failed', file: row.sourcePath, err },
+              'could not take the file; it stays in the folder and is retried at the next scan',
+            );
+          }
         }
       }
     });
@@ -208,6 +238,7 @@ export class Intake {
       const seen = new Set<string>();
       const judged: Judged[] = [];
       const later: IntakeRow[] = [];
+      await this.makePrivate(pending);
       // Hashing reads every file: done in parallel; the decisions below stay in order.
       const hashes = new Map<number, Promise<{ sha256: string; size: number }>>();
       await mapLimit(pending, 16, async (row) => {
@@ -411,7 +442,7 @@ export class Intake {
         continue;
       }
       inZip.set(e.sha, entryName);
-      const target = path.join(entryDir, `${String(e.info.index).padStart(4, '0')}-${docName}`);
+      const target = path.join(entryDir, `${String(e.info.index).padStart(4, '0')}-${fitName(docName)}`);
       await atomicWrite(target, e.data, { fsync: this.config.intake.fsync });
       docs.push({
         entry: entryName,
@@ -462,7 +493,7 @@ export class Intake {
   ): Promise<Judged> {
     const out = await writeRejected({
       dir: folder.rejectedDir,
-      name: row.originalName,
+      name: fitName(row.originalName),
       sha256: meta.sha,
       tag: String(row.id),
       from: row.claimedPath,
@@ -529,7 +560,7 @@ export class Intake {
     bytes: { copyFrom: string } | { data: Buffer },
   ): Promise<string> {
     const { fsync } = this.config.intake;
-    const out = await chooseOutputName(folder.duplicatesDir, d.name, d.sha, String(row.id));
+    const out = await chooseOutputName(folder.duplicatesDir, fitName(d.name), d.sha, String(row.id));
     if (!(await exists(out))) {
       if ('copyFrom' in bytes) await atomicCopy(bytes.copyFrom, out, { fsync });
       else await atomicWrite(out, bytes.data, { fsync });
@@ -557,6 +588,98 @@ export class Intake {
     await atomicWrite(`${out}.duplicate.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
     await atomicWrite(`${out}.duplicate.txt`, renderDuplicateText(report), { fsync });
     return out;
+  }
+
+  /**
+   * What is validated is what is sent: a claimed file that has another name (a hard link, whose
+   * other name may be rewritten later) or that a process holds open for writing (a writer that
+   * appends later) is replaced by a private copy before it is hashed. Only that copy is hashed,
+   * validated and sent; the other name or descriptor keeps the old inode.
+   */
+  private async makePrivate(rows: readonly IntakeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { fsync } = this.config.intake;
+    // The folders as /proc names them (symbolic links resolved).
+    const canonical = new Map(
+      [...new Set(rows.map((r) => path.dirname(r.claimedPath)))].map((d) => [d, canonicalDir(d)]),
+    );
+    const open = openForWriting([...canonical.values()]);
+    await mapLimit(rows, 8, async (row) => {
+      let st;
+      try {
+        st = await fsp.lstat(row.claimedPath);
+      } catch {
+        return; // judged (and reported) by the caller
+      }
+      const why =
+        st.nlink > 1
+          ? 'it has other names (hard links)'
+          : open.has(
+                path.join(canonical.get(path.dirname(row.claimedPath)) ?? '', path.basename(row.claimedPath)),
+              )
+            ? 'a process holds it open for writing'
+            : null;
+      if (!why) return;
+      await atomicCopy(row.claimedPath, row.claimedPath, { fsync });
+      this.log.info(
+        {
+          event: 'intake.private_copy',
+          intakeId: row.id,
+          file: row.originalName,
+          links: st.nlink,
+          reason: why,
+        },
+        `${row.originalName}: ${why}; the copy taken is what is checked and sent`,
+      );
+    });
+  }
+
+  /** A file fatturad may not read: it stays in its folder, with a report in rejected/ (once). */
+  private async reportUnreadable(
+    o: Offer,
+    st: { ino: number; ctimeMs: number; size: number },
+    code: string,
+  ): Promise<void> {
+    const key = `${o.file}\0${st.ino}\0${st.ctimeMs}`;
+    if (this.unreadable.has(key)) return;
+    const name = path.basename(o.file);
+    const problem = finding(
+      'UNREADABLE',
+      `fatturad may not read this file (${code}): it stays in the folder and is taken as soon as it can be read. Give the user fatturad runs as read permission on it.`,
+      `fatturad non ha il permesso di leggere questo file (${code}): resta nella cartella e sarà preso appena leggibile. Dare il permesso di lettura all'utente con cui gira fatturad.`,
+    );
+    // The report only: the file stays (its bytes cannot be read, so not copied).
+    const base = fitName(name);
+    const report: RejectionReport = {
+      file: base,
+      source: { folder: o.folder.path, name },
+      sha256: '',
+      size: st.size,
+      at: new Date().toISOString(),
+      stage: 'intake',
+      valid: false,
+      errors: [problem],
+      warnings: [],
+    };
+    const out = path.join(o.folder.rejectedDir, base);
+    try {
+      const { fsync } = this.config.intake;
+      await atomicWrite(`${out}.errors.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
+      await atomicWrite(`${out}.errors.txt`, renderReportText(report), { fsync });
+    } catch (err) {
+      this.events.onError?.();
+      this.log.error(
+        { event: 'intake.error', file: o.file, err },
+        'could not write the report of an unreadable file; retried at the next scan',
+      );
+      return;
+    }
+    this.unreadable.add(key);
+    this.events.onOutcome?.('rejected', 0);
+    this.log.warn(
+      { event: 'intake.unreadable', file: o.file, folder: o.folder.path, code, report: `${out}.errors.txt` },
+      `cannot read ${name} (${code}); it stays in the folder: report ${out}.errors.txt`,
+    );
   }
 
   /**
