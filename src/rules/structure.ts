@@ -18,6 +18,11 @@ import type {
  * equivalent to the official XSD (as libxml2 / xmllint applies it), driven by the declarative
  * model in src/invoice/model/. Errors carry SdI code 00200 with field number and name, path,
  * line and column; after 50 errors one 00201 finding ends the list. Never throws.
+ *
+ * Each element the model declares gets the declaration's own string as its `name` (the same
+ * characters): the parser's names are slices of the document text, which every later lookup by
+ * name (the SdI checks, the invoice keys) compared character by character; the model's names are
+ * the interned strings those lookups are written with, so that they compare by reference.
  */
 export function validateStructure(root: XmlElement): Finding[] {
   const model = modelFor(root);
@@ -40,6 +45,11 @@ export function validateStructure(root: XmlElement): Finding[] {
 const MAX_ERRORS = 50;
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 const XSI_PREFIX = `{${XSI}}`;
+/**
+ * The key of xsi:type in `nsAttrs`, written out: a key built at each lookup (a template string) is
+ * hashed and interned every time, for every element (the costliest line of the structure check).
+ */
+const XSI_TYPE = '{http://www.w3.org/2001/XMLSchema-instance}type';
 const XSD_NS = 'http://www.w3.org/2001/XMLSchema';
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 const NC = '[A-Za-z_\\u00C0-\\uFFFF][A-Za-z0-9_.\\-\\u00B7\\u00C0-\\uFFFF]*';
@@ -196,6 +206,8 @@ class Validator {
 
   element(el: XmlElement, declared: NodeDecl): void {
     if (this.stopped) return;
+    // The same name, as the model's own string (see validateStructure).
+    el.name = declared.name;
     this.stack.push(el);
     const decl = this.xsiType(el, declared);
     this.attributes(el, decl);
@@ -302,7 +314,7 @@ class Validator {
     // Lax: elements with a global declaration are validated, the rest is skipped, unless an
     // xsi:type names a type of the models: then the element is validated against that type.
     this.stack.push(c);
-    const xsiType = c.nsAttrs[`${XSI_PREFIX}type`];
+    const xsiType = c.nsAttrs[XSI_TYPE];
     if (xsiType !== undefined) {
       const t = this.typeByQName(xsiType);
       if (t) {
@@ -535,7 +547,7 @@ class Validator {
    * name, label and default. Reports an xsi:type that does not resolve or is not derived.
    */
   private xsiType(el: XmlElement, decl: NodeDecl): NodeDecl {
-    const v = el.nsAttrs[`${XSI_PREFIX}type`];
+    const v = el.nsAttrs[XSI_TYPE];
     if (v === undefined) return decl;
     const t = this.typeByQName(v);
     if (!t) {
