@@ -1,7 +1,7 @@
-import Big from 'big.js';
-import { textAt, type XmlElement } from '../../invoice/xml.js';
+import type { XmlElement } from '../../invoice/xml.js';
 import { finding, type Finding } from '../finding.js';
 import type { InForce } from './catalogue.js';
+import { Dec } from './decimal.js';
 
 /**
  * What an SdI check is: a named pure function over one FatturaElettronicaBody (scope `body`) or
@@ -11,8 +11,8 @@ import type { InForce } from './catalogue.js';
  * force on the day that applies and runs each on its own, so an exception in one check is a
  * finding and never hides the others.
  *
- * Also the shared primitives the checks use: exact decimals with a parse cache, element walks
- * with indexed paths memoised per body, finding locations.
+ * Also the shared primitives the checks use: exact decimals, element walks memoised per body
+ * (indexed paths made only for findings), finding locations.
  */
 
 /** Which document the check reads: ordinary (FPA12/FPR12) or simplified (FSM10). */
@@ -40,8 +40,9 @@ export interface BodyContext extends FileContext {
 }
 
 export interface Located {
-  el: XmlElement;
-  path: string;
+  readonly el: XmlElement;
+  /** The element's indexed path, e.g. /FatturaElettronica/FatturaElettronicaBody/DatiBeniServizi/DettaglioLinee[2]. */
+  readonly path: string;
 }
 
 interface CheckBase {
@@ -88,26 +89,14 @@ export function fileCheck(
 // Primitives
 
 /**
- * Amounts as exact decimals. The same few values come back on every line (the rate, the
- * quantity, often the price), so parsed values are shared: big.js never changes a value in place.
+ * Amounts as exact decimals (decimal.ts: big.js's results, at a fraction of its cost on the
+ * amounts invoices carry), from the text of an element; null when it is not a plain decimal.
  */
-const DECIMALS = new Map<string, Big | null>();
-export const dec = (s: string | undefined): Big | null => {
-  if (s === undefined) return null;
-  let v = DECIMALS.get(s);
-  if (v === undefined) {
-    v = /^-?[0-9]+(\.[0-9]+)?$/.test(s) ? new Big(s) : null;
-    if (DECIMALS.size >= 4096) DECIMALS.clear();
-    DECIMALS.set(s, v);
-  }
-  return v;
-};
+export const dec = (s: string | undefined): Dec | null => (s === undefined ? null : Dec.parse(s));
 
-// Constants, parsed once (big.js parses a string or number argument at every comparison).
-export const ZERO = new Big(0);
-export const ONE = new Big(1);
-export const CENT = new Big('0.01');
-export const HUNDRED = new Big(100);
+export const ZERO = Dec.parse('0') as Dec;
+export const ONE = Dec.parse('1') as Dec;
+export const CENT = Dec.parse('0.01') as Dec;
 
 /** A rate as a grouping key ("22.00"), from its text. */
 const RATE_KEYS = new Map<string, string | null>();
@@ -122,29 +111,111 @@ export const rateKey = (s: string | undefined): string | null => {
   return k;
 };
 
-export const isZero = (b: Big | null): boolean => b !== null && b.eq(ZERO);
+export const isZero = (b: Dec | null): boolean => b !== null && b.isZero();
+
+/** What a check returns when it finds nothing (frozen: shared by every check). */
+export const NONE: Finding[] = Object.freeze([]) as unknown as Finding[];
 
 export const loc = (el: XmlElement | undefined, path: string): Partial<Finding> => ({
   path,
   ...(el ? { line: el.line, column: el.column } : {}),
 });
 
+/**
+ * A string equal to `s` that is interned (V8 keeps one copy of each property name): names
+ * compared with `===` then compare by reference. Element names are interned by the structure
+ * check (the model's own strings, src/rules/structure.ts); the steps of a path split here would
+ * otherwise be compared character by character with each of them.
+ */
+const intern = (s: string): string => Object.keys({ [s]: 0 })[0] as string;
+
+/** The steps of slash paths, split once each (the paths are the checks' constants). */
+const STEPS = new Map<string, readonly string[]>();
+function steps(path: string): readonly string[] {
+  let s = STEPS.get(path);
+  if (s === undefined) {
+    s = path.split('/').map(intern);
+    if (STEPS.size < 1024) STEPS.set(path, s);
+  }
+  return s;
+}
+
+/** The first child of `el` named `name`. */
+export function child(el: XmlElement | undefined, name: string): XmlElement | undefined {
+  if (el === undefined) return undefined;
+  const kids = el.children;
+  for (let i = 0; i < kids.length; i++) {
+    const k = kids[i] as XmlElement;
+    if (k.name === name) return k;
+  }
+  return undefined;
+}
+
+/** First element at a slash-separated path of local names below `el`. */
+export function at(el: XmlElement | undefined, path: string): XmlElement | undefined {
+  const s = steps(path);
+  let cur = el;
+  for (let i = 0; i < s.length && cur !== undefined; i++) cur = child(cur, s[i] as string);
+  return cur;
+}
+
+/** Text (trimmed) at a path, or undefined when the element is absent. */
+export function textAt(el: XmlElement | undefined, path: string): string | undefined {
+  const e = at(el, path);
+  return e === undefined ? undefined : e.text.trim();
+}
+
+/** Every element at a slash-separated path of local names below `el`. */
+export function all(el: XmlElement | undefined, path: string): XmlElement[] {
+  let cur: XmlElement[] = el ? [el] : [];
+  for (const seg of steps(path)) {
+    const next: XmlElement[] = [];
+    for (const p of cur) for (const k of p.children) if (k.name === seg) next.push(k);
+    cur = next;
+  }
+  return cur;
+}
+
+/**
+ * An element found by `each`. Its indexed path is only needed for a finding, which most files
+ * never have: it is made when asked, from the step that led to the element.
+ */
+class Step implements Located {
+  constructor(
+    readonly el: XmlElement,
+    private readonly up: Step | null,
+    /** The body's path (for the body itself), or the element's name. */
+    private readonly name: string,
+    /** Its index among its parent's children of that name (1-based), 0 when it is the only one. */
+    private readonly n: number,
+  ) {}
+
+  get path(): string {
+    if (this.up === null) return this.name;
+    const p = `${this.up.path}/${this.name}`;
+    return this.n > 0 ? `${p}[${this.n}]` : p;
+  }
+}
+
 /** Elements at `rel` below the body, each with its indexed path. */
 export function each(c: BodyContext, rel: string): Located[] {
   const known = c.memo.get(rel);
-  if (known) return known;
-  let cur: Located[] = [{ el: c.body, path: c.base }];
-  for (const seg of rel.split('/')) {
-    const next: Located[] = [];
-    for (const { el, path } of cur) {
+  if (known !== undefined) return known;
+  const s = steps(rel);
+  let cur: Step[] = [new Step(c.body, null, c.base, 0)];
+  for (let i = 0; i < s.length; i++) {
+    const seg = s[i] as string;
+    const next: Step[] = [];
+    for (let j = 0; j < cur.length; j++) {
+      const up = cur[j] as Step;
+      const kids = up.el.children;
       let count = 0;
-      for (const k of el.children) if (k.name === seg) count++;
+      for (let k = 0; k < kids.length; k++) if ((kids[k] as XmlElement).name === seg) count++;
       if (count === 0) continue;
       let n = 0;
-      for (const k of el.children) {
-        if (k.name !== seg) continue;
-        n++;
-        next.push({ el: k, path: count > 1 ? `${path}/${seg}[${n}]` : `${path}/${seg}` });
+      for (let k = 0; k < kids.length; k++) {
+        const kid = kids[k] as XmlElement;
+        if (kid.name === seg) next.push(new Step(kid, up, seg, count > 1 ? ++n : 0));
       }
     }
     cur = next;
@@ -157,9 +228,6 @@ export const LINES = 'DatiBeniServizi/DettaglioLinee';
 export const RIEPILOGO = 'DatiBeniServizi/DatiRiepilogo';
 export const CASSA = 'DatiGenerali/DatiGeneraliDocumento/DatiCassaPrevidenziale';
 
-/** Lines and cassa: the blocks that carry a rate into DatiRiepilogo. */
-export const rateLines = (c: BodyContext): Located[] => [...each(c, LINES), ...each(c, CASSA)];
 
-export { at, all } from '../../invoice/xml.js';
-export { Big, finding, textAt };
+export { Dec, finding };
 export type { Finding, XmlElement };

@@ -1,6 +1,7 @@
-import { all, at, textAt, type XmlElement } from '../../invoice/xml.js';
+import type { XmlElement } from '../../invoice/xml.js';
 import { finding, type Finding } from '../finding.js';
 import { codeInfo, inForceOn, within } from './catalogue.js';
+import { all, at, textAt } from './check.js';
 import type { BodyCheck, BodyContext, Document, FileCheck, FileContext, SdiCheck } from './check.js';
 import { ALL_CHECKS, CONTENT_CHECKS } from './checks/index.js';
 import { romeDay } from './days.js';

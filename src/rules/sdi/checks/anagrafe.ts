@@ -1,4 +1,13 @@
-import { at, fileCheck, finding, textAt, type FileCheck, type FileContext, type Finding } from '../check.js';
+import {
+  at,
+  fileCheck,
+  finding,
+  NONE,
+  textAt,
+  type FileCheck,
+  type FileContext,
+  type Finding,
+} from '../check.js';
 import type { Document } from '../check.js';
 import { isValidCodiceFiscale, isValidPartitaIva } from '../fiscal-ids.js';
 
@@ -69,7 +78,7 @@ function vat(
   whoIt: string,
 ): Finding[] {
   const codice = textAt(c.header, id.codice);
-  if (textAt(c.header, id.paese) !== 'IT' || !codice || isValidPartitaIva(codice)) return [];
+  if (textAt(c.header, id.paese) !== 'IT' || !codice || isValidPartitaIva(codice)) return NONE;
   return [
     finding(
       code,
@@ -83,7 +92,7 @@ function vat(
 /** A codice fiscale at `rel` with a wrong check character or form. */
 function cf(c: FileContext, l: Layout, code: string, rel: string, who: string, whoIt: string): Finding[] {
   const v = textAt(c.header, rel);
-  if (!v || isValidCodiceFiscale(v)) return [];
+  if (!v || isValidCodiceFiscale(v)) return NONE;
   return [
     finding(
       code,
@@ -108,7 +117,7 @@ function anagrafe(l: Layout): FileCheck[] {
     /** 00300: the trasmittente's IdCodice (1.1.1.2), when IT, must be a codice fiscale. */
     fileCheck(
       function trasmittente00300(c) {
-        if (textAt(c.header, 'DatiTrasmissione/IdTrasmittente/IdPaese') !== 'IT') return [];
+        if (textAt(c.header, 'DatiTrasmissione/IdTrasmittente/IdPaese') !== 'IT') return NONE;
         return cf(
           c,
           l,
@@ -154,7 +163,7 @@ function anagrafe(l: Layout): FileCheck[] {
     /** 00304: the rappresentante fiscale's codice fiscale (ordinary invoices only). */
     fileCheck(
       function codiceFiscaleRappresentante00304(c) {
-        if (!l.rappresentanteCf) return [];
+        if (!l.rappresentanteCf) return NONE;
         return cf(
           c,
           l,
@@ -185,7 +194,7 @@ function anagrafe(l: Layout): FileCheck[] {
       function codiceDestinatario00311(c) {
         const formato = textAt(c.header, 'DatiTrasmissione/FormatoTrasmissione');
         const cd = textAt(c.header, CD);
-        if (!cd || cd === 'XXXXXXX') return [];
+        if (!cd || cd === 'XXXXXXX') return NONE;
         if (formato === 'FPA12' && cd.length === 6 && !/^[A-Z0-9]{6}$/.test(cd))
           return [
             finding(
@@ -204,16 +213,16 @@ function anagrafe(l: Layout): FileCheck[] {
               at_(c, l, CD),
             ),
           ];
-        return [];
+        return NONE;
       },
       o(['00311']),
     ),
     /** 00313: CodiceDestinatario XXXXXXX for a buyer without a foreign IdFiscaleIVA. */
     fileCheck(
       function nonResidente00313(c) {
-        if (textAt(c.header, CD) !== 'XXXXXXX') return [];
+        if (textAt(c.header, CD) !== 'XXXXXXX') return NONE;
         const paese = textAt(c.header, cessionarioIva.paese);
-        if (paese && paese !== 'IT') return [];
+        if (paese && paese !== 'IT') return NONE;
         return [
           finding(
             '00313',
@@ -229,7 +238,7 @@ function anagrafe(l: Layout): FileCheck[] {
     fileCheck(
       function pecSdi00330(c) {
         const pec = textAt(c.header, PEC);
-        if (!pec || !/^sdi[0-9]{2}@pec\.fatturapa\.it$/i.test(pec)) return [];
+        if (!pec || !/^sdi[0-9]{2}@pec\.fatturapa\.it$/i.test(pec)) return NONE;
         return [
           finding(
             '00330',
@@ -248,7 +257,7 @@ function anagrafe(l: Layout): FileCheck[] {
      */
     fileCheck(
       function recapito(c) {
-        if (c.received || textAt(c.header, CD) !== '0000000' || textAt(c.header, PEC)) return [];
+        if (c.received || textAt(c.header, CD) !== '0000000' || textAt(c.header, PEC)) return NONE;
         return [
           finding(
             'RECIPIENT-RESERVED-AREA',
@@ -265,7 +274,7 @@ function anagrafe(l: Layout): FileCheck[] {
       function pecIgnorata(c) {
         const pec = textAt(c.header, PEC);
         const cd = textAt(c.header, CD);
-        if (!pec || !cd || cd === '0000000') return [];
+        if (!pec || !cd || cd === '0000000') return NONE;
         return [
           finding(
             'PEC-DESTINATARIO-IGNORED',

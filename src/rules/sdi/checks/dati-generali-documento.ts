@@ -1,17 +1,20 @@
-import { at, bodyCheck, each, finding, loc, textAt } from '../check.js';
+import { at, bodyCheck, each, finding, loc, NONE, textAt } from '../check.js';
 
 /** Checks on 2.1.1 DatiGeneraliDocumento (check list v2.0 §4.2): 00403, 00418, 00425, 00437. */
 
 const SECTION = 'DatiGeneraliDocumento';
 const DGD = 'DatiGenerali/DatiGeneraliDocumento';
+const DATA = `${DGD}/Data`;
+const NUMERO = `${DGD}/Numero`;
+const SCONTI = `${DGD}/ScontoMaggiorazione`;
 
 /** 00403: the invoice date (2.1.1.3) is after the day SdI receives the file (or the --as-of day). */
 export const data00403 = bodyCheck(
   function data00403(c) {
-    const d = each(c, `${DGD}/Data`)[0];
-    if (!d) return [];
+    const d = each(c, DATA)[0];
+    if (!d) return NONE;
     const v = d.el.text.trim();
-    if (v <= c.day) return [];
+    if (v <= c.day) return NONE;
     return [
       finding(
         '00403',
@@ -27,9 +30,9 @@ export const data00403 = bodyCheck(
 /** 00418: a credit note (TD04) dated before the invoice it refers to (DatiFattureCollegate). */
 export const notaCredito00418 = bodyCheck(
   function notaCredito00418(c) {
-    if (c.tipo !== 'TD04') return [];
-    const data = textAt(c.body, `${DGD}/Data`);
-    if (!data) return [];
+    if (c.tipo !== 'TD04') return NONE;
+    const data = textAt(c.body, DATA);
+    if (!data) return NONE;
     return each(c, 'DatiGenerali/DatiFattureCollegate').flatMap(({ el, path }) => {
       const ref = textAt(el, 'Data');
       return ref && data < ref
@@ -50,18 +53,20 @@ export const notaCredito00418 = bodyCheck(
 /** 00425: the invoice Numero (2.1.1.4) contains no digit. */
 export const numero00425 = bodyCheck(
   function numero00425(c) {
-    return each(c, `${DGD}/Numero`).flatMap(({ el, path }) =>
-      /[0-9]/.test(el.text)
-        ? []
-        : [
-            finding(
-              '00425',
-              `The invoice number "${el.text.trim()}" contains no digit.`,
-              `Il numero della fattura "${el.text.trim()}" non contiene cifre.`,
-              loc(el, path),
-            ),
-          ],
-    );
+    let out = NONE;
+    for (const n of each(c, NUMERO)) {
+      if (/[0-9]/.test(n.el.text)) continue;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00425',
+          `The invoice number "${n.el.text.trim()}" contains no digit.`,
+          `Il numero della fattura "${n.el.text.trim()}" non contiene cifre.`,
+          loc(n.el, n.path),
+        ),
+      );
+    }
+    return out;
   },
   { codes: ['00425'], section: SECTION },
 );
@@ -69,18 +74,20 @@ export const numero00425 = bodyCheck(
 /** 00437: a document ScontoMaggiorazione (2.1.1.8) with neither Percentuale nor Importo. */
 export const scontoDocumento00437 = bodyCheck(
   function scontoDocumento00437(c) {
-    return each(c, `${DGD}/ScontoMaggiorazione`).flatMap(({ el, path }) =>
-      at(el, 'Percentuale') || at(el, 'Importo')
-        ? []
-        : [
-            finding(
-              '00437',
-              'A discount or markup (ScontoMaggiorazione) gives neither Percentuale nor Importo.',
-              'Uno sconto o maggiorazione (ScontoMaggiorazione) non indica né Percentuale né Importo.',
-              loc(el, path),
-            ),
-          ],
-    );
+    let out = NONE;
+    for (const sm of each(c, SCONTI)) {
+      if (at(sm.el, 'Percentuale') || at(sm.el, 'Importo')) continue;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00437',
+          'A discount or markup (ScontoMaggiorazione) gives neither Percentuale nor Importo.',
+          'Uno sconto o maggiorazione (ScontoMaggiorazione) non indica né Percentuale né Importo.',
+          loc(sm.el, sm.path),
+        ),
+      );
+    }
+    return out;
   },
   { codes: ['00437'], section: SECTION },
 );

@@ -1,21 +1,22 @@
 import {
   at,
-  Big,
   bodyCheck,
   CENT,
   dec,
   each,
   finding,
   loc,
+  NONE,
   ONE,
   rateKey,
-  rateLines,
   RIEPILOGO,
   LINES,
   CASSA,
   textAt,
   ZERO,
-  type Finding,
+  type BodyContext,
+  type Dec,
+  type Located,
   type XmlElement,
 } from '../check.js';
 import { aliquotaNatura } from './aliquota-natura.js';
@@ -41,13 +42,13 @@ export const aliquotaNatura00429 = aliquotaNatura('aliquotaNatura00429', {
 /** 00419: fewer DatiRiepilogo blocks than distinct rates in lines and cassa. */
 export const riepiloghi00419 = bodyCheck(
   function riepiloghi00419(c) {
-    const rates = new Set(
-      rateLines(c)
-        .map(({ el }) => rateKey(textAt(el, 'AliquotaIVA')))
-        .filter(Boolean),
-    );
     const riepiloghi = each(c, RIEPILOGO);
-    if (riepiloghi.length >= rates.size) return [];
+    const rates = new Set<string>();
+    forRateLines(c, (el) => {
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
+      if (r) rates.add(r);
+    });
+    if (riepiloghi.length >= rates.size) return NONE;
     return [
       finding(
         '00419',
@@ -63,18 +64,21 @@ export const riepiloghi00419 = bodyCheck(
 /** 00420: split payment (EsigibilitaIVA S) with Natura N6 or N6.x. */
 export const scissione00420 = bodyCheck(
   function scissione00420(c) {
-    return each(c, RIEPILOGO).flatMap(({ el, path }) =>
-      textAt(el, 'EsigibilitaIVA') === 'S' && /^N6/.test(textAt(el, 'Natura') ?? '')
-        ? [
-            finding(
-              '00420',
-              'Split payment (EsigibilitaIVA S) cannot be used with reverse charge (Natura N6).',
-              "La scissione dei pagamenti (EsigibilitaIVA S) non è ammessa con l'inversione contabile (Natura N6).",
-              loc(at(el, 'EsigibilitaIVA'), `${path}/EsigibilitaIVA`),
-            ),
-          ]
-        : [],
-    );
+    let out = NONE;
+    for (const b of each(c, RIEPILOGO)) {
+      const el = b.el;
+      if (textAt(el, 'EsigibilitaIVA') !== 'S' || !/^N6/.test(textAt(el, 'Natura') ?? '')) continue;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00420',
+          'Split payment (EsigibilitaIVA S) cannot be used with reverse charge (Natura N6).',
+          "La scissione dei pagamenti (EsigibilitaIVA S) non è ammessa con l'inversione contabile (Natura N6).",
+          loc(at(el, 'EsigibilitaIVA'), `${b.path}/EsigibilitaIVA`),
+        ),
+      );
+    }
+    return out;
   },
   { codes: ['00420'], section: SECTION },
 );
@@ -82,24 +86,27 @@ export const scissione00420 = bodyCheck(
 /** 00421: Imposta = AliquotaIVA × ImponibileImporto / 100, rounded half up to 2 decimals, ±0.01. */
 export const imposta00421 = bodyCheck(
   function imposta00421(c) {
-    return each(c, RIEPILOGO).flatMap(({ el, path }) => {
+    let out = NONE;
+    for (const b of each(c, RIEPILOGO)) {
+      const el = b.el;
       const rate = dec(textAt(el, 'AliquotaIVA'));
       const base = dec(textAt(el, 'ImponibileImporto'));
       const tax = dec(textAt(el, 'Imposta'));
-      if (!rate || !base || !tax) return [];
-      const expected = rate.times(base).div(100).round(2, Big.roundHalfUp);
+      if (!rate || !base || !tax) continue;
+      const expected = rate.times(base).div100().round2();
       const diff = tax.minus(expected).abs();
-      return diff.gt(CENT)
-        ? [
-            finding(
-              '00421',
-              `Imposta ${tax.toFixed(2)} should be ${rate.toFixed(2)}% of ${base.toFixed(2)} = ${expected.toFixed(2)} (difference ${diff.toFixed(2)}, tolerance 0.01).`,
-              `L'Imposta ${tax.toFixed(2)} dovrebbe essere il ${rate.toFixed(2)}% di ${base.toFixed(2)} = ${expected.toFixed(2)} (differenza ${diff.toFixed(2)}, tolleranza 0,01).`,
-              loc(at(el, 'Imposta'), `${path}/Imposta`),
-            ),
-          ]
-        : [];
-    });
+      if (!diff.gt(CENT)) continue;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00421',
+          `Imposta ${tax.toFixed(2)} should be ${rate.toFixed(2)}% of ${base.toFixed(2)} = ${expected.toFixed(2)} (difference ${diff.toFixed(2)}, tolerance 0.01).`,
+          `L'Imposta ${tax.toFixed(2)} dovrebbe essere il ${rate.toFixed(2)}% di ${base.toFixed(2)} = ${expected.toFixed(2)} (differenza ${diff.toFixed(2)}, tolleranza 0,01).`,
+          loc(at(el, 'Imposta'), `${b.path}/Imposta`),
+        ),
+      );
+    }
+    return out;
   },
   { codes: ['00421'], section: SECTION },
 );
@@ -107,7 +114,7 @@ export const imposta00421 = bodyCheck(
 /** 00422: per rate, Σ ImponibileImporto = Σ PrezzoTotale + Σ ImportoContributoCassa + Σ Arrotondamento, ±1.00. */
 export const imponibile00422 = bodyCheck(
   function imponibile00422(c) {
-    const sums = new Map<string, { lines: Big; riepilogo: Big; el?: XmlElement; path?: string }>();
+    const sums = new Map<string, { lines: Dec; riepilogo: Dec; el?: XmlElement; at?: Located }>();
     const get = (r: string) => {
       let s = sums.get(r);
       if (!s) sums.set(r, (s = { lines: ZERO, riepilogo: ZERO }));
@@ -129,28 +136,31 @@ export const imponibile00422 = bodyCheck(
         s.lines = s.lines.plus(v);
       }
     }
-    for (const { el, path } of each(c, RIEPILOGO)) {
-      const r = dec(textAt(el, 'AliquotaIVA'));
+    for (const b of each(c, RIEPILOGO)) {
+      const el = b.el;
+      // The rate's key: its value to 2 decimals, as for the lines.
+      const r = rateKey(textAt(el, 'AliquotaIVA'));
       const v = dec(textAt(el, 'ImponibileImporto'));
       const a = dec(textAt(el, 'Arrotondamento')) ?? ZERO;
       if (!r || !v) continue;
-      const s = get(r.toFixed(2));
+      const s = get(r);
       s.riepilogo = s.riepilogo.plus(v);
       s.lines = s.lines.plus(a);
       s.el ??= at(el, 'ImponibileImporto');
-      s.path ??= `${path}/ImponibileImporto`;
+      s.at ??= b;
     }
-    const out: Finding[] = [];
+    let out = NONE;
     for (const [rate, s] of sums) {
-      if (!s.path) continue;
+      if (!s.at) continue;
       const diff = s.riepilogo.minus(s.lines).abs();
       if (diff.gt(ONE)) {
+        if (out === NONE) out = [];
         out.push(
           finding(
             '00422',
             `For VAT rate ${rate}%, the ImponibileImporto in DatiRiepilogo (${s.riepilogo.toFixed(2)}) differs from the lines' PrezzoTotale plus cassa and rounding (${s.lines.toFixed(2)}) by ${diff.toFixed(2)} (tolerance 1.00).`,
             `Per l'aliquota ${rate}%, l'ImponibileImporto in DatiRiepilogo (${s.riepilogo.toFixed(2)}) differisce dalla somma dei PrezzoTotale delle linee con cassa e arrotondamenti (${s.lines.toFixed(2)}) di ${diff.toFixed(2)} (tolleranza 1,00).`,
-            loc(s.el, s.path),
+            loc(s.el, `${s.at.path}/ImponibileImporto`),
           ),
         );
       }
@@ -163,19 +173,21 @@ export const imponibile00422 = bodyCheck(
 /** 00424: a rate written as a fraction (0 < rate < 1, e.g. 0.22 for 22 %), in lines, cassa or summaries. */
 export const aliquotaFrazione00424 = bodyCheck(
   function aliquotaFrazione00424(c) {
-    return [...rateLines(c), ...each(c, RIEPILOGO)].flatMap(({ el, path }) => {
-      const r = dec(textAt(el, 'AliquotaIVA'));
-      return r && r.gt(ZERO) && r.lt(ONE)
-        ? [
-            finding(
-              '00424',
-              `AliquotaIVA ${r.toString()} looks like a fraction: write the percentage (e.g. 22.00, not 0.22).`,
-              `L'AliquotaIVA ${r.toString()} sembra una frazione: indicare la percentuale (es. 22.00, non 0.22).`,
-              loc(at(el, 'AliquotaIVA'), `${path}/AliquotaIVA`),
-            ),
-          ]
-        : [];
+    let out = NONE;
+    forRateBlocks(c, (b) => {
+      const r = dec(textAt(b.el, 'AliquotaIVA'));
+      if (!(r && r.gt(ZERO) && r.lt(ONE))) return;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00424',
+          `AliquotaIVA ${r.toString()} looks like a fraction: write the percentage (e.g. 22.00, not 0.22).`,
+          `L'AliquotaIVA ${r.toString()} sembra una frazione: indicare la percentuale (es. 22.00, non 0.22).`,
+          loc(at(b.el, 'AliquotaIVA'), `${b.path}/AliquotaIVA`),
+        ),
+      );
     });
+    return out;
   },
   { codes: ['00424'], section: SECTION },
 );
@@ -183,34 +195,40 @@ export const aliquotaFrazione00424 = bodyCheck(
 /** 00443 / 00444: every rate and Natura of lines and cassa must appear in DatiRiepilogo. */
 export const riepilogoCoerente00443 = bodyCheck(
   function riepilogoCoerente00443(c) {
-    const riep = each(c, RIEPILOGO);
-    const rates = new Set(riep.map(({ el }) => rateKey(textAt(el, 'AliquotaIVA')) ?? undefined));
-    const nature = new Set(riep.map(({ el }) => textAt(el, 'Natura')).filter(Boolean));
-    const out: Finding[] = [];
-    for (const { el, path } of rateLines(c)) {
+    const rates = new Set<string | undefined>();
+    const nature = new Set<string>();
+    for (const { el } of each(c, RIEPILOGO)) {
+      rates.add(rateKey(textAt(el, 'AliquotaIVA')) ?? undefined);
+      const n = textAt(el, 'Natura');
+      if (n) nature.add(n);
+    }
+    let out = NONE;
+    forRateLines(c, (el, b) => {
       const r = rateKey(textAt(el, 'AliquotaIVA')) ?? undefined;
       if (r && !rates.has(r)) {
+        if (out === NONE) out = [];
         out.push(
           finding(
             '00443',
             `VAT rate ${r}% is used in a line but has no DatiRiepilogo block.`,
             `L'aliquota IVA ${r}% è usata in una linea ma manca il blocco DatiRiepilogo.`,
-            loc(at(el, 'AliquotaIVA'), `${path}/AliquotaIVA`),
+            loc(at(el, 'AliquotaIVA'), `${b.path}/AliquotaIVA`),
           ),
         );
       }
       const n = textAt(el, 'Natura');
       if (n && !nature.has(n)) {
+        if (out === NONE) out = [];
         out.push(
           finding(
             '00444',
             `Natura ${n} is used in a line but has no DatiRiepilogo block.`,
             `La Natura ${n} è usata in una linea ma manca il blocco DatiRiepilogo.`,
-            loc(at(el, 'Natura'), `${path}/Natura`),
+            loc(at(el, 'Natura'), `${b.path}/Natura`),
           ),
         );
       }
-    }
+    });
     return out;
   },
   { codes: ['00443', '00444'], section: SECTION },
@@ -219,22 +237,37 @@ export const riepilogoCoerente00443 = bodyCheck(
 /** 00445: generic N2, N3, N6 in lines, cassa or summaries (refused from 2021-01-01). */
 export const naturaGenerica00445 = bodyCheck(
   function naturaGenerica00445(c) {
-    return [...rateLines(c), ...each(c, RIEPILOGO)].flatMap(({ el, path }) => {
-      const n = textAt(el, 'Natura');
-      return n === 'N2' || n === 'N3' || n === 'N6'
-        ? [
-            finding(
-              '00445',
-              `Natura ${n} is no longer allowed: use a sub-code (${n}.1, ${n}.2, ...).`,
-              `La Natura ${n} non è più ammessa: usare un sottocodice (${n}.1, ${n}.2, ...).`,
-              loc(at(el, 'Natura'), `${path}/Natura`),
-            ),
-          ]
-        : [];
+    let out = NONE;
+    forRateBlocks(c, (b) => {
+      const n = textAt(b.el, 'Natura');
+      if (n !== 'N2' && n !== 'N3' && n !== 'N6') return;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00445',
+          `Natura ${n} is no longer allowed: use a sub-code (${n}.1, ${n}.2, ...).`,
+          `La Natura ${n} non è più ammessa: usare un sottocodice (${n}.1, ${n}.2, ...).`,
+          loc(at(b.el, 'Natura'), `${b.path}/Natura`),
+        ),
+      );
     });
+    return out;
   },
   { codes: ['00445'], section: SECTION },
 );
+
+/** Lines, then cassa: the blocks that carry a rate into DatiRiepilogo (in that order). */
+function forRateLines(c: BodyContext, f: (el: XmlElement, b: Located) => void): void {
+  for (const b of each(c, LINES)) f(b.el, b);
+  for (const b of each(c, CASSA)) f(b.el, b);
+}
+
+/** Lines, cassa, then the summaries: every block with a rate and a Natura. */
+function forRateBlocks(c: BodyContext, f: (b: Located) => void): void {
+  for (const b of each(c, LINES)) f(b);
+  for (const b of each(c, CASSA)) f(b);
+  for (const b of each(c, RIEPILOGO)) f(b);
+}
 
 export const DATI_RIEPILOGO = [
   aliquotaNatura00429,

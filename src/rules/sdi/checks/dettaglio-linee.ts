@@ -5,13 +5,12 @@ import {
   dec,
   each,
   finding,
-  HUNDRED,
   LINES,
   loc,
+  NONE,
   ONE,
   textAt,
-  ZERO,
-  type Big,
+  type Dec,
   type Finding,
   type XmlElement,
 } from '../check.js';
@@ -20,6 +19,8 @@ import { aliquotaNatura } from './aliquota-natura.js';
 /** Checks on the lines, 2.2.1 DettaglioLinee (check list v2.0 §4.2): 00400, 00401, 00411, 00423, 00438. */
 
 const SECTION = 'DettaglioLinee';
+const DATI_RITENUTA = 'DatiGenerali/DatiGeneraliDocumento/DatiRitenuta';
+const SCONTI = `${LINES}/ScontoMaggiorazione`;
 
 /** 00400 / 00401: a line with AliquotaIVA 0 needs Natura; with another rate it must not have one (TD16 may). */
 export const aliquotaNatura00400 = aliquotaNatura('aliquotaNatura00400', {
@@ -35,9 +36,8 @@ export const aliquotaNatura00400 = aliquotaNatura('aliquotaNatura00400', {
 /** 00411: a line with Ritenuta SI and no 2.1.1.5 DatiRitenuta. */
 export const ritenuta00411 = bodyCheck(
   function ritenuta00411(c) {
-    if (each(c, 'DatiGenerali/DatiGeneraliDocumento/DatiRitenuta').length > 0) return [];
     const hit = each(c, LINES).find(({ el }) => textAt(el, 'Ritenuta') === 'SI');
-    if (!hit) return [];
+    if (!hit || each(c, DATI_RITENUTA).length > 0) return NONE;
     return [
       finding(
         '00411',
@@ -89,21 +89,24 @@ interface Open {
 }
 
 /** The unit price after the line's discounts and markups, in cascade, under one reading. */
-function discounted(unit: Big, line: XmlElement, r: Reading, open: Open | null): Big {
+function discounted(unit: Dec, line: XmlElement, r: Reading, open: Open | null): Dec {
   let price = unit;
-  for (const sm of line.children) {
+  const kids = line.children;
+  for (let i = 0; i < kids.length; i++) {
+    const sm = kids[i] as XmlElement;
     if (sm.name !== 'ScontoMaggiorazione') continue;
-    const sign = textAt(sm, 'Tipo') === 'MG' ? 1 : -1;
+    const markup = textAt(sm, 'Tipo') === 'MG';
     const perc = dec(textAt(sm, 'Percentuale'));
     let imp = dec(textAt(sm, 'Importo'));
     if (open) {
       if (perc && imp) open.both = true;
-      if (imp && imp.s < 0 && !imp.eq(ZERO)) open.negative = true;
+      if (imp && imp.isNegative()) open.negative = true;
     }
     if (imp && r.negative === 'magnitude') imp = imp.abs();
-    if (perc && (!imp || r.both === 'percentuale'))
-      price = price.plus(price.times(perc).div(HUNDRED).times(sign));
-    else if (imp) price = price.plus(imp.times(sign));
+    if (perc && (!imp || r.both === 'percentuale')) {
+      const step = price.times(perc).div100();
+      price = price.plus(markup ? step : step.neg());
+    } else if (imp) price = price.plus(markup ? imp : imp.neg());
   }
   return price;
 }
@@ -126,7 +129,7 @@ function describeReading(r: Reading, open: Open): [en: string, it: string] {
 }
 
 /** An amount with 2 to 8 decimals, as the format writes them. */
-const show = (b: Big): string => b.toFixed(8).replace(/0{1,6}$/, '');
+const show = (b: Dec): string => b.toFixed(8).replace(/0{1,6}$/, '');
 
 /**
  * 00423: PrezzoTotale = (PrezzoUnitario with discounts and markups in cascade) × Quantita
@@ -137,8 +140,13 @@ const show = (b: Big): string => b.toFixed(8).replace(/0{1,6}$/, '');
  */
 export const prezzoTotale00423 = bodyCheck(
   function prezzoTotale00423(c) {
-    const out: Finding[] = [];
-    for (const { el, path } of each(c, LINES)) {
+    let out = NONE;
+    const add = (f: Finding): void => {
+      if (out === NONE) out = [];
+      out.push(f);
+    };
+    for (const line of each(c, LINES)) {
+      const el = line.el;
       const unit = dec(textAt(el, 'PrezzoUnitario'));
       const total = dec(textAt(el, 'PrezzoTotale'));
       if (!unit || !total) continue;
@@ -148,12 +156,12 @@ export const prezzoTotale00423 = bodyCheck(
       const diff = total.minus(expected).abs();
       if (!open.both && !open.negative) {
         if (diff.gt(CENT))
-          out.push(
+          add(
             finding(
               '00423',
               `PrezzoTotale ${show(total)} should be PrezzoUnitario × Quantita with discounts = ${show(expected)} (difference ${show(diff)}, tolerance 0.01).`,
               `Il PrezzoTotale ${show(total)} dovrebbe essere PrezzoUnitario × Quantita con sconti = ${show(expected)} (differenza ${show(diff)}, tolleranza 0,01).`,
-              loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
+              loc(at(el, 'PrezzoTotale'), `${line.path}/PrezzoTotale`),
             ),
           );
         continue;
@@ -173,23 +181,23 @@ export const prezzoTotale00423 = bodyCheck(
           )
           .join(lang === 0 ? '; or ' : '; oppure ');
       if (matched.length === 0) {
-        out.push(
+        add(
           finding(
             '00423',
             `PrezzoTotale ${show(total)} matches PrezzoUnitario × Quantita with discounts under no reading (tolerance 0.01): ${list(results, 0)}.`,
             `Il PrezzoTotale ${show(total)} non corrisponde a PrezzoUnitario × Quantita con sconti in nessuna lettura (tolleranza 0,01): ${list(results, 1)}.`,
-            loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
+            loc(at(el, 'PrezzoTotale'), `${line.path}/PrezzoTotale`),
           ),
         );
         continue;
       }
       const failed = results.filter((x) => !x.ok);
-      out.push(
+      add(
         finding(
           '00423-AMBIGUOUS',
           `PrezzoTotale ${show(total)} matches only when reading ${list(matched, 0)}; when reading ${list(failed, 0)}, SdI would refuse it (00423). The check list does not say which reading SdI uses and fatturad could not confirm it: the file passes, check SdI's answer.`,
           `Il PrezzoTotale ${show(total)} torna solo leggendo ${list(matched, 1)}; leggendo ${list(failed, 1)} lo SdI lo scarterebbe (00423). L'elenco dei controlli non dice quale lettura usa lo SdI e fatturad non ha potuto confermarla: il file passa, verificare l'esito dello SdI.`,
-          loc(at(el, 'PrezzoTotale'), `${path}/PrezzoTotale`),
+          loc(at(el, 'PrezzoTotale'), `${line.path}/PrezzoTotale`),
         ),
       );
     }
@@ -201,18 +209,20 @@ export const prezzoTotale00423 = bodyCheck(
 /** 00438: a line ScontoMaggiorazione (2.2.1.10) with neither Percentuale nor Importo. */
 export const scontoLinea00438 = bodyCheck(
   function scontoLinea00438(c) {
-    return each(c, `${LINES}/ScontoMaggiorazione`).flatMap(({ el, path }) =>
-      at(el, 'Percentuale') || at(el, 'Importo')
-        ? []
-        : [
-            finding(
-              '00438',
-              'A discount or markup (ScontoMaggiorazione) gives neither Percentuale nor Importo.',
-              'Uno sconto o maggiorazione (ScontoMaggiorazione) non indica né Percentuale né Importo.',
-              loc(el, path),
-            ),
-          ],
-    );
+    let out = NONE;
+    for (const sm of each(c, SCONTI)) {
+      if (at(sm.el, 'Percentuale') || at(sm.el, 'Importo')) continue;
+      if (out === NONE) out = [];
+      out.push(
+        finding(
+          '00438',
+          'A discount or markup (ScontoMaggiorazione) gives neither Percentuale nor Importo.',
+          'Uno sconto o maggiorazione (ScontoMaggiorazione) non indica né Percentuale né Importo.',
+          loc(sm.el, sm.path),
+        ),
+      );
+    }
+    return out;
   },
   { codes: ['00438'], section: SECTION },
 );

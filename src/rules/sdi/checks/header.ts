@@ -7,6 +7,7 @@ import {
   finding,
   isZero,
   loc,
+  NONE,
   textAt,
   type BodyContext,
   type XmlElement,
@@ -29,7 +30,7 @@ const BEFORE_V20 = '2025-01-30';
 export const identificativi00417 = fileCheck(
   function identificativi00417(c) {
     const da = at(c.header, 'CessionarioCommittente/DatiAnagrafici');
-    if (!da || at(da, 'IdFiscaleIVA') || at(da, 'CodiceFiscale')) return [];
+    if (!da || at(da, 'IdFiscaleIVA') || at(da, 'CodiceFiscale')) return NONE;
     return [
       finding(
         '00417',
@@ -48,7 +49,7 @@ export const formato00428 = fileCheck(
     const el = at(c.header, 'DatiTrasmissione/FormatoTrasmissione');
     const formato = el?.text.trim();
     const versione = c.root.attrs.versione;
-    if (!formato || !versione || formato === versione) return [];
+    if (!formato || !versione || formato === versione) return NONE;
     return [
       finding(
         '00428',
@@ -68,7 +69,7 @@ export const codiceDestinatario00427 = fileCheck(
     const el = at(c.header, 'DatiTrasmissione/CodiceDestinatario');
     const cd = el?.text.trim();
     if (!cd || !((formato === 'FPA12' && cd.length === 7) || (formato === 'FPR12' && cd.length === 6)))
-      return [];
+      return NONE;
     return [
       finding(
         '00427',
@@ -95,10 +96,10 @@ const tipoAt = (c: BodyContext) =>
   );
 
 function sameParty00471(c: BodyContext, tipi: ReadonlySet<string>) {
-  if (!tipi.has(c.tipo)) return [];
+  if (!tipi.has(c.tipo)) return NONE;
   const ced = cedenteId(c);
   const ces = cessionarioId(c);
-  if (!ced || !ces || idText(ced) !== idText(ces)) return [];
+  if (!ced || !ces || idText(ced) !== idText(ces)) return NONE;
   return [
     finding(
       '00471',
@@ -142,10 +143,10 @@ export const stessoSoggetto00471 = bodyCheck(
 );
 
 function otherParty00472(c: BodyContext, tipi: ReadonlySet<string>) {
-  if (!tipi.has(c.tipo)) return [];
+  if (!tipi.has(c.tipo)) return NONE;
   const ced = cedenteId(c);
   const ces = cessionarioId(c);
-  if (!ced || !ces || idText(ced) === idText(ces)) return [];
+  if (!ced || !ces || idText(ced) === idText(ces)) return NONE;
   return [
     finding(
       '00472',
@@ -180,7 +181,7 @@ function paese00473(c: BodyContext, td29: boolean) {
     (FOREIGN_ONLY.has(c.tipo) && paese === 'IT') ||
     (td29 && c.tipo === 'TD29' && paese && paese !== 'IT')
   ))
-    return [];
+    return NONE;
   return [
     finding(
       '00473',
@@ -210,9 +211,9 @@ export const paeseCedente00473 = bodyCheck(
 /** 00474: TD21 with a line at AliquotaIVA 0.00. */
 export const splafonamento00474 = bodyCheck(
   function splafonamento00474(c) {
-    if (c.tipo !== 'TD21') return [];
+    if (c.tipo !== 'TD21') return NONE;
     if (!all(c.body, 'DatiBeniServizi/DettaglioLinee').some((l) => isZero(dec(textAt(l, 'AliquotaIVA')))))
-      return [];
+      return NONE;
     return [
       finding(
         '00474',
@@ -230,7 +231,7 @@ const TIPI_00475 = new Set(['TD16', 'TD17', 'TD18', 'TD19', 'TD20', 'TD22', 'TD2
 /** 00475: TD16–TD20, TD22, TD23, TD28, TD29 without the cessionario's IdFiscaleIVA. */
 export const idFiscaleCessionario00475 = bodyCheck(
   function idFiscaleCessionario00475(c) {
-    if (!TIPI_00475.has(c.tipo) || cessionarioId(c)) return [];
+    if (!TIPI_00475.has(c.tipo) || cessionarioId(c)) return NONE;
     return [
       finding(
         '00475',
@@ -249,7 +250,7 @@ export const nonResidenti00476 = fileCheck(
     const ced = at(c.header, 'CedentePrestatore/DatiAnagrafici/IdFiscaleIVA');
     const cedPaese = textAt(ced, 'IdPaese');
     const cesPaese = textAt(c.header, 'CessionarioCommittente/DatiAnagrafici/IdFiscaleIVA/IdPaese');
-    if (!cedPaese || !cesPaese || cedPaese === 'IT' || cesPaese === 'IT') return [];
+    if (!cedPaese || !cesPaese || cedPaese === 'IT' || cesPaese === 'IT') return NONE;
     return [
       finding(
         '00476',

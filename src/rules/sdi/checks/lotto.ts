@@ -1,11 +1,13 @@
 import { invoiceKeys, keyIdentity } from '../../../invoice/keys.js';
-import { fileCheck, finding, type Finding } from '../check.js';
+import { fileCheck, finding, NONE, type Finding } from '../check.js';
 
 /** Checks on a lotto, one file with several FatturaElettronicaBody (check list v2.0 §4.4): 00409. */
 
 /** 00409: the same invoice (cedente, number, year; TD04 apart) twice in one lotto. */
 export const duplicataNelLotto00409 = fileCheck(
   function duplicataNelLotto00409(c) {
+    // One body (most files): nothing to repeat.
+    if (c.root.children.filter((b) => b.name === 'FatturaElettronicaBody').length < 2) return NONE;
     const out: Finding[] = [];
     const seen = new Map<string, number>();
     for (const k of invoiceKeys(c.root)) {

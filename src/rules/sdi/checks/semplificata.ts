@@ -1,17 +1,17 @@
-import { all, Big, dec, fileCheck, finding, loc, textAt, type Finding } from '../check.js';
+import { all, dec, fileCheck, finding, loc, NONE, textAt, ZERO, type Dec, type Finding } from '../check.js';
 
 /** Checks of the simplified invoice FSM10 only (digest §2.1, §4.2): 00460. */
 
-const FOUR_HUNDRED = new Big(400);
+const FOUR_HUNDRED = dec('400') as Dec;
 
 /** 00460: a simplified invoice over EUR 400 (not for forfettari, RF19, nor RF20). */
 export const limite00460 = fileCheck(
   function limite00460(c) {
     const regime = textAt(c.header, 'CedentePrestatore/RegimeFiscale');
-    if (regime === 'RF19' || regime === 'RF20') return [];
+    if (regime === 'RF19' || regime === 'RF20') return NONE;
     const out: Finding[] = [];
     all(c.root, 'FatturaElettronicaBody').forEach((body, i) => {
-      let total = new Big(0);
+      let total = ZERO;
       for (const l of all(body, 'DatiBeniServizi')) {
         const v = dec(textAt(l, 'Importo'));
         if (v) total = total.plus(v);
