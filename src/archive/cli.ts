@@ -220,8 +220,8 @@ export function addArchiveCommands(program: Command, h: CliHelpers): void {
     const r = await withArchive(o.config, async (a, config) => {
       const docs = a.astore.search(q);
       if (docs.length === 0) return null;
-      const { input, archivedFiles } = await pddInput(a, config, docs, q);
       try {
+        const { input, archivedFiles } = await pddInput(a, config, docs, q);
         const w = await writePdd(input, o.out);
         return { ...w, documents: docs.length, archivedFiles };
       } catch (err) {

@@ -1,0 +1,329 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import yazl from 'yazl';
+import { pddInput } from '../../src/archive/export.js';
+import { openArchive, type OpenedArchive } from '../../src/archive/open.js';
+import type { DepositDocument } from '../../src/archive/packages.js';
+import { buildPddFiles } from '../../src/archive/pdd.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { Store } from '../../src/store/store.js';
+import { CLI } from '../helpers/daemon.js';
+import { EX, exampleText } from '../helpers/spec.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * The archive log is the truth: on a real archive made by the archive API (invoices and SdI
+ * messages deposited as PdVs, a PdA closed, checkpoints signed), each alteration of the
+ * published checkpoint or of the index tables is named by `fatturad archive verify` (exit 1),
+ * `archive export` refuses to write a PdD from it, a PdD made from the altered tables (as the
+ * export trusted them before) is named by `archive verify-export`, and `archive rebuild-index`
+ * restores an index that verifies and exports.
+ */
+const run = promisify(execFile);
+const quiet = pino({ level: 'silent' });
+const FPR12 = exampleText(EX.b2b);
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+const today = (): string => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome' }).format(new Date());
+
+function doc(n: number): DepositDocument {
+  return {
+    document: `out:${n}`,
+    flow: 'active',
+    identificativoSdI: String(5000 + n),
+    files: [
+      {
+        source: 'documents',
+        sourceId: n,
+        kind: 'invoice',
+        name: `IT01234567890_${String(n).padStart(5, '0')}.xml`,
+        bytes: Buffer.from(
+          FPR12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>T-${n}</Numero>`).replace(
+            /<Data>[^<]*<\/Data>/,
+            `<Data>${today()}</Data>`,
+          ),
+        ),
+      },
+      {
+        source: 'notifications',
+        sourceId: n,
+        kind: 'notification',
+        name: `IT01234567890_${String(n).padStart(5, '0')}_RC_001.xml`,
+        bytes: Buffer.from(
+          `<RicevutaConsegna><IdentificativoSdI>${5000 + n}</IdentificativoSdI></RicevutaConsegna>\n`,
+        ),
+      },
+    ],
+    record: { state: 'delivered' },
+  };
+}
+
+interface Setup {
+  a: OpenedArchive;
+  config: Config;
+  store: Store;
+  cfg: string;
+  dir: string;
+  archiveDir: string;
+}
+
+async function setup(): Promise<Setup> {
+  const t = tempDir('fatturad-truth-');
+  const dataDir = path.join(t.dir, 'var');
+  const config = loadConfig({ env: { FATTURAD_DATA_DIR: dataDir }, cwd: t.dir });
+  config.intake.fsync = false;
+  const store = new Store(config.paths.db);
+  const a = await openArchive(config, store, quiet);
+  await a.preservation.deposit([doc(1), doc(2)]);
+  await a.preservation.close('test');
+  await a.preservation.deposit([doc(3)]);
+  await a.archive.checkpoint();
+  const cfg = path.join(t.dir, 'fatturad.yaml');
+  fs.writeFileSync(cfg, [`dataDir: ${dataDir}`, 'channel: { type: none }'].join('\n'));
+  cleanups.push(() => {
+    store.close();
+    t.cleanup();
+  });
+  return { a, config, store, cfg, dir: t.dir, archiveDir: config.archive.dir };
+}
+
+type Cli = { code: number; stdout: string; stderr: string };
+const cli = (args: string[]): Promise<Cli> =>
+  run(process.execPath, [CLI, ...args]).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+
+interface JsonFinding {
+  code: string;
+  field?: string;
+  table?: string;
+  expected?: string;
+  found?: string;
+  message: string;
+}
+
+async function verify(s: Setup): Promise<{ code: number; findings: JsonFinding[] }> {
+  const r = await cli(['archive', 'verify', '--json', '--config', s.cfg]);
+  return { code: r.code, findings: (JSON.parse(r.stdout) as { findings: JsonFinding[] }).findings };
+}
+
+/** A PdD made from the tables as they are, written without the export's own check. */
+async function bagFromTables(s: Setup, out: string): Promise<void> {
+  const { input } = await pddInput(s.a, s.config, s.a.astore.search({}), {});
+  const zip = new yazl.ZipFile();
+  for (const f of buildPddFiles(input)) zip.addBuffer(f.bytes, f.path);
+  zip.end();
+  await pipeline(zip.outputStream, fs.createWriteStream(out));
+}
+
+const published = (s: Setup): string => path.join(s.archiveDir, 'log', 'checkpoint');
+const kept = (s: Setup): string[] =>
+  fs
+    .readdirSync(path.join(s.archiveDir, 'log', 'checkpoints'))
+    .filter((n) => n.endsWith('.note'))
+    .sort()
+    .map((n) => path.join(s.archiveDir, 'log', 'checkpoints', n));
+
+type Case = [
+  string,
+  (s: Setup) => void,
+  { code: string; field?: string; text?: RegExp },
+  string,
+  /** Whether rebuild-index repairs it (the tables), or it is the checkpoint file. */
+  boolean,
+];
+
+const cases: Case[] = [
+  [
+    'log/checkpoint replaced by an older checkpoint',
+    (s) => fs.copyFileSync(kept(s)[0] as string, published(s)),
+    { code: 'checkpoint-stale', text: /replaced by an older one/ },
+    'PDD-INDEX-MISMATCH',
+    false,
+  ],
+  [
+    'log/checkpoint forged (a byte of its root edited)',
+    (s) => {
+      const lines = fs.readFileSync(published(s), 'utf8').split('\n');
+      const root = lines[2] as string;
+      lines[2] = (root[0] === 'A' ? 'B' : 'A') + root.slice(1);
+      fs.writeFileSync(published(s), lines.join('\n'));
+    },
+    { code: 'checkpoint-invalid', text: /does not verify/ },
+    'PDD-CHECKPOINT',
+    false,
+  ],
+  [
+    'log/checkpoint filled with random bytes',
+    (s) =>
+      fs.writeFileSync(published(s), Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37 + 11) % 256))),
+    { code: 'checkpoint-invalid' },
+    'PDD-CHECKPOINT',
+    false,
+  ],
+  [
+    'log/checkpoint deleted',
+    (s) => fs.rmSync(published(s)),
+    { code: 'checkpoint-missing', text: /is missing/ },
+    'PDD-CHECKPOINT',
+    false,
+  ],
+  [
+    'an archive_items row deleted',
+    (s) => {
+      s.store.db
+        .prepare(`DELETE FROM archive_items WHERE kind = 'notification' AND document = 'out:2'`)
+        .run();
+    },
+    { code: 'item-missing', text: /out:2\/IT01234567890_00002_RC_001\.xml/ },
+    'PDD-ITEM-MISSING',
+    true,
+  ],
+  [
+    "an archive_items row's sha256 edited (to another archived file's)",
+    (s) => {
+      const other = s.store.db
+        .prepare(`SELECT sha256 FROM archive_items WHERE kind = 'notification' AND document = 'out:1'`)
+        .get() as { sha256: string };
+      s.store.db
+        .prepare(`UPDATE archive_items SET sha256 = ? WHERE kind = 'invoice' AND document = 'out:1'`)
+        .run(other.sha256);
+    },
+    { code: 'item-altered', field: 'sha256' },
+    'PDD-FACTS-MISMATCH',
+    true,
+  ],
+  [
+    'an archive_keys row edited',
+    (s) => {
+      s.store.db
+        .prepare(
+          `UPDATE archive_keys SET denominazione = 'Falsa S.r.l.' WHERE document = 'out:3' AND role = 'cessionario'`,
+        )
+        .run();
+    },
+    { code: 'keys-altered', field: 'denominazione', text: /Falsa S\.r\.l\./ },
+    'PDD-FACTS-MISMATCH',
+    true,
+  ],
+  [
+    "a package's index_sha256 edited",
+    (s) => {
+      const rdv = s.store.db
+        .prepare(`SELECT index_sha256 AS sha FROM archive_packages WHERE kind = 'pdv' ORDER BY id LIMIT 1`)
+        .get() as { sha: string };
+      s.store.db.prepare(`UPDATE archive_packages SET index_sha256 = ? WHERE kind = 'pda'`).run(rdv.sha);
+    },
+    { code: 'package-altered', field: 'index_sha256' },
+    'PDD-PACKAGE-MISMATCH',
+    true,
+  ],
+];
+
+describe('the archive log is the truth', () => {
+  it('an untouched archive verifies, exports, and its PdD verifies; rebuild-index changes nothing', async () => {
+    const s = await setup();
+    const v = await verify(s);
+    expect(v.findings).toEqual([]);
+    expect(v.code).toBe(0);
+    const out = path.join(s.dir, 'pdd.zip');
+    const e = await cli([
+      'archive',
+      'export',
+      '--query',
+      'piva=IT12345670017',
+      '--out',
+      out,
+      '--config',
+      s.cfg,
+    ]);
+    expect(e.code, e.stderr).toBe(0);
+    const ve = await cli(['archive', 'verify-export', '--json', out]);
+    expect(JSON.parse(ve.stdout)).toMatchObject({ ok: true, documents: 3, files: 9 });
+    const raw = path.join(s.dir, 'raw.zip');
+    await bagFromTables(s, raw);
+    expect((await cli(['archive', 'verify-export', raw])).code).toBe(0);
+    const before = s.store.db.prepare('SELECT * FROM archive_items ORDER BY id').all();
+    const keysBefore = s.store.db.prepare('SELECT * FROM archive_keys ORDER BY rowid').all();
+    const r = await cli(['archive', 'rebuild-index', '--config', s.cfg]);
+    expect(r.stdout).toMatch(/0 difference\(s\) with the log repaired/);
+    expect(r.stdout).toMatch(/OK: the log and its index agree/);
+    expect(s.store.db.prepare('SELECT * FROM archive_items ORDER BY id').all()).toEqual(before);
+    expect(s.store.db.prepare('SELECT * FROM archive_keys ORDER BY rowid').all()).toEqual(keysBefore);
+  });
+
+  it.each(cases)(
+    '%s: named by verify, refused by export, named by verify-export',
+    async (_name, tamper, want, pddCode, repairable) => {
+      const s = await setup();
+      tamper(s);
+      const v = await verify(s);
+      expect(v.code).toBe(1);
+      const f = v.findings.find((x) => x.code === want.code && (!want.field || x.field === want.field));
+      expect(f, JSON.stringify(v.findings, null, 2)).toBeDefined();
+      if (want.text) expect(f?.message).toMatch(want.text);
+      if (want.field) expect(f?.expected).not.toEqual(f?.found);
+
+      const out = path.join(s.dir, 'pdd.zip');
+      const e = await cli([
+        'archive',
+        'export',
+        '--query',
+        'piva=IT12345670017',
+        '--out',
+        out,
+        '--config',
+        s.cfg,
+      ]);
+      expect(e.code).toBe(1);
+      expect(e.stderr).toMatch(/no PdD written/);
+      expect(fs.existsSync(out)).toBe(false);
+
+      const raw = path.join(s.dir, 'raw.zip');
+      await bagFromTables(s, raw);
+      const ve = await cli(['archive', 'verify-export', '--json', raw]);
+      expect(ve.code).toBe(1);
+      const codes = (JSON.parse(ve.stdout) as { findings: { code: string }[] }).findings.map((x) => x.code);
+      expect(codes).toContain(pddCode);
+
+      if (!repairable) return;
+      const r = await cli(['archive', 'rebuild-index', '--config', s.cfg]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain(want.code);
+      expect(r.stdout).toMatch(/OK: the log and its index agree/);
+      expect((await verify(s)).findings).toEqual([]);
+      const again = await cli([
+        'archive',
+        'export',
+        '--query',
+        'piva=IT12345670017',
+        '--out',
+        out,
+        '--config',
+        s.cfg,
+      ]);
+      expect(again.code, again.stderr).toBe(0);
+      expect((await cli(['archive', 'verify-export', out])).code).toBe(0);
+    },
+  );
+
+  it('a checkpoint kept in log/checkpoints/ deleted, with log/checkpoint still the latest, is named', async () => {
+    const s = await setup();
+    fs.rmSync(kept(s).at(-1) as string);
+    const v = await verify(s);
+    expect(v.code).toBe(1);
+    expect(v.findings.map((x) => x.code)).toContain('checkpoint-missing');
+  });
+});
