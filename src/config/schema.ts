@@ -50,6 +50,11 @@ const configShape = z.strictObject({
       .transform((v) => (typeof v === 'string' ? [v] : v)),
     fileName: z.enum(['error', 'warning', 'off']),
     workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]),
+    /** Per file, on a worker: past either, the file gets 00200 "too complex" (src/rules/pool.ts). */
+    budget: z.strictObject({
+      timeMs: positiveMs,
+      memoryMb: z.number().int().min(64),
+    }),
     /** The trusted list of qualified CAs (ETSI TS 119 612) that `fatturad trust update` keeps. */
     tsl: z.strictObject({
       url: z.string().regex(/^https?:\/\//, 'an http(s) URL'),

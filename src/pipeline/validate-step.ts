@@ -42,7 +42,7 @@ export class ValidationStep {
     private readonly events: ValidationEvents = {},
   ) {
     this.loadCAs();
-    this.pool = new ValidationPool(poolSize(config.validation.workers));
+    this.pool = new ValidationPool(poolSize(config.validation.workers), config.validation.budget);
     // Enough files in flight for the workers to get full batches, within a memory bound.
     this.concurrency = this.pool.capacity;
   }
