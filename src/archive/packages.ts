@@ -217,6 +217,8 @@ export class Preservation {
    * the first deposit; afterwards every archived file has its facts in the log.
    */
   async seal(): Promise<{ documents: number; files: number; skipped: number }> {
+    // An archive made by this version has no item older than its first facts entry: nothing to read.
+    if (this.store.itemsBeforeFacts() === 0) return { documents: 0, files: 0, skipped: 0 };
     const covered = new Set<number>();
     for (const idxs of this.store.factsLeaves().values())
       for (const idx of idxs) {

@@ -255,6 +255,17 @@ export class ArchiveStore {
     return (rows.find((r) => kinds.includes(r.kind)) ?? rows[0])?.idx;
   }
 
+  /** Items whose file entry comes before the log's first facts entry (all of them when there is none). */
+  itemsBeforeFacts(): number {
+    return (
+      prepared(
+        this.db,
+        `SELECT count(*) AS n FROM archive_items
+           WHERE leaf_idx < coalesce((SELECT min(idx) FROM archive_log WHERE kind = 'facts'), 9223372036854775807)`,
+      ).get() as { n: number }
+    ).n;
+  }
+
   /** The facts entries' positions, by the document each is about (in log order). */
   factsLeaves(): Map<string, number[]> {
     const out = new Map<string, number[]>();

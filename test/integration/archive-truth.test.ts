@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
 import { pddInput } from '../../src/archive/export.js';
+import { invoiceFacts, searchKeys } from '../../src/archive/metadata.js';
 import { openArchive, type OpenedArchive } from '../../src/archive/open.js';
 import type { DepositDocument } from '../../src/archive/packages.js';
 import { buildPddFiles } from '../../src/archive/pdd.js';
@@ -325,5 +326,94 @@ describe('the archive log is the truth', () => {
     const v = await verify(s);
     expect(v.code).toBe(1);
     expect(v.findings.map((x) => x.code)).toContain('checkpoint-missing');
+  });
+
+  it('an archive written before facts entries verifies; resume() commits its facts once; then edits are named and repaired', async () => {
+    const t = tempDir('fatturad-truth-legacy-');
+    const dataDir = path.join(t.dir, 'var');
+    const config = loadConfig({ env: { FATTURAD_DATA_DIR: dataDir }, cwd: t.dir });
+    config.intake.fsync = false;
+    const store = new Store(config.paths.db);
+    cleanups.push(() => {
+      store.close();
+      t.cleanup();
+    });
+    const a = await openArchive(config, store, quiet);
+    // A PdV as the previous version wrote it: the files, their rows and keys, no facts entry.
+    const d = doc(7);
+    const invoice = d.files[0] as DepositDocument['files'][number];
+    const facts = await invoiceFacts(invoice.name, invoice.bytes);
+    const keys = facts ? searchKeys(facts, d.identificativoSdI) : [];
+    expect(keys.length).toBeGreaterThan(0);
+    await a.archive.append(
+      [
+        ...d.files.map((f) => ({ kind: f.kind, bytes: f.bytes, ref: f.name })),
+        {
+          kind: 'document-metadata' as const,
+          bytes: Buffer.from('{"document":"out:7"}\n'),
+          ref: 'out:7.json',
+        },
+      ],
+      (appended) => {
+        const at = new Date().toISOString();
+        const pda = a.astore.createPackage('pda', 'PdA-2026-000001', at, null);
+        const pdv = a.astore.createPackage('pdv', 'PdV-2026-12-01-000001', at, pda.id);
+        appended.forEach((x, i) => {
+          const f = d.files[i];
+          const id = a.astore.addItem(pdv.id, {
+            source: f?.source ?? 'document',
+            sourceId: f?.sourceId ?? -x.idx - 1,
+            kind: x.kind,
+            name: x.ref,
+            sha256: x.sha256,
+            size: x.size,
+            leafIdx: x.idx,
+            document: 'out:7',
+            metadata: null,
+          });
+          if (x.kind === 'invoice') a.astore.addKeys(id, 'out:7', keys);
+        });
+        a.astore.updatePackage(pdv.id, { files: appended.length });
+        a.astore.updatePackage(pda.id, { files: appended.length });
+      },
+    );
+    await a.archive.checkpoint();
+    const cfg = path.join(t.dir, 'fatturad.yaml');
+    fs.writeFileSync(cfg, [`dataDir: ${dataDir}`, 'channel: { type: none }'].join('\n'));
+
+    const old = await a.archive.verify();
+    expect(old.findings).toEqual([]);
+    expect([old.facts, old.legacyItems]).toEqual([0, 3]);
+    const refused = await cli(['archive', 'rebuild-index', '--config', cfg]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no facts entry in the log/);
+    // Still checked against their own entries: a row pointed at another file is named.
+    store.db.prepare(`UPDATE archive_items SET size = size + 1 WHERE kind = 'invoice'`).run();
+    expect((await a.archive.verify()).findings.map((f) => [f.code, f.field])).toEqual([
+      ['item-altered', 'size'],
+    ]);
+    store.db.prepare(`UPDATE archive_items SET size = size - 1 WHERE kind = 'invoice'`).run();
+
+    await a.preservation.resume();
+    const sealed = await a.archive.verify();
+    expect(sealed.findings).toEqual([]);
+    expect([sealed.facts, sealed.legacyItems]).toEqual([1, 0]);
+    // The facts entry, and the PdV's rapporto (this PdV was left without one).
+    expect(a.archive.size).toBe(old.logSize + 2);
+    await a.preservation.resume(); // once: nothing more is appended
+    expect(a.archive.size).toBe(old.logSize + 2);
+
+    store.db.prepare(`UPDATE archive_keys SET numero = 'X-1'`).run();
+    store.db.prepare(`DELETE FROM archive_items WHERE kind = 'notification'`).run();
+    const v = await cli(['archive', 'verify', '--json', '--config', cfg]);
+    expect(v.code).toBe(1);
+    expect((JSON.parse(v.stdout) as { findings: JsonFinding[] }).findings.map((f) => f.code).sort()).toEqual([
+      'item-missing',
+      'keys-altered',
+      'keys-altered',
+    ]);
+    const r = await cli(['archive', 'rebuild-index', '--config', cfg]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await a.archive.verify()).findings).toEqual([]);
   });
 });
