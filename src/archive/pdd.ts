@@ -442,6 +442,29 @@ for d in index["documents"]:
     elif not all(w in lines for w in want): fail("%s is not the file that log entry %d names" % (d["path"], d["leafIndex"]))
     else: print("OK  ", d["path"], "is log entry", d["leafIndex"])
 
+# fatturad-pdd/2: each document is what the log's facts entry of its document says (document,
+# kind, search keys), and every file those facts list is in the bag.
+facts = {}
+for i in index.get("facts", []):
+    lines = entries.get(i, [])
+    if len(lines) < 4 or lines[0] != "fatturad-facts/1" or not lines[3].startswith("facts "):
+        fail("log entry %d is not a proven facts entry" % i); continue
+    f = json.loads(lines[3][len("facts "):])
+    for it in f["items"]: facts[it["leaf"]] = (f["document"], it)
+if index.get("format") == "fatturad-pdd/2":
+    listed = set()
+    for d in index["documents"]:
+        listed.add(d["leafIndex"])
+        doc, it = facts.get(d["leafIndex"], (None, None))
+        meta = json.load(open(path(d["metadata"]), "rb"))
+        keys = it["keys"] if it and it["kind"] == "invoice" else None
+        if it is None: fail("%s: no facts entry names log entry %d" % (d["path"], d["leafIndex"]))
+        elif meta.get("document") != doc or meta.get("kind") != it["kind"] or meta.get("keys") != keys:
+            fail("%s: its document, kind or search keys are not what the log's facts entry says" % d["path"])
+    for leaf, (doc, it) in sorted(facts.items()):
+        if leaf not in listed: fail("%s/%s (log entry %d) is in the log's facts but not in this bag" % (doc, it["name"], leaf))
+    if facts and not failures: print("OK   every document is what the log's facts entries say, and every file they list is here")
+
 if not index["documents"] or not entries: fail("nothing to check")
 print("checkpoint: origin %s, tree size %d, root %s" % (origin, size, root.hex()))
 print("%d problem(s)" % len(failures) if failures else "all inclusion proofs and documents check out")

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -129,6 +129,19 @@ async function bagFromTables(s: Setup, out: string): Promise<void> {
   await pipeline(zip.outputStream, fs.createWriteStream(out));
 }
 
+/** The auditor's Python check of VERIFY.txt, run on the unzipped bag (python3 and unzip only). */
+function pythonCheck(zip: string): { status: number | null; out: string } {
+  const bag = `${zip}.d`;
+  expect(spawnSync('unzip', ['-q', '-o', zip, '-d', bag]).status).toBe(0);
+  const m = /^```python id=inclusion\n([\s\S]*?)\n```$/m.exec(
+    fs.readFileSync(path.join(bag, 'VERIFY.txt'), 'utf8'),
+  );
+  const script = path.join(`${zip}.py`);
+  fs.writeFileSync(script, `${m?.[1] ?? 'raise SystemExit(99)'}\n`);
+  const r = spawnSync('python3', [script], { cwd: bag, encoding: 'utf8' });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
 const published = (s: Setup): string => path.join(s.archiveDir, 'log', 'checkpoint');
 const kept = (s: Setup): string[] =>
   fs
@@ -253,6 +266,10 @@ describe('the archive log is the truth', () => {
     expect(e.code, e.stderr).toBe(0);
     const ve = await cli(['archive', 'verify-export', '--json', out]);
     expect(JSON.parse(ve.stdout)).toMatchObject({ ok: true, documents: 3, files: 9 });
+    const py = pythonCheck(out);
+    expect(py.out).toMatch(/every document is what the log's facts entries say/);
+    expect(py.out).toMatch(/all inclusion proofs and documents check out/);
+    expect(py.status).toBe(0);
     const raw = path.join(s.dir, 'raw.zip');
     await bagFromTables(s, raw);
     expect((await cli(['archive', 'verify-export', raw])).code).toBe(0);
@@ -319,6 +336,28 @@ describe('the archive log is the truth', () => {
       expect((await cli(['archive', 'verify-export', out])).code).toBe(0);
     },
   );
+
+  it("the auditor's Python check names a bag made from edited search keys or a deleted row", async () => {
+    const s = await setup();
+    s.store.db
+      .prepare(`UPDATE archive_keys SET partita_iva = 'IT99999999999' WHERE document = 'out:1'`)
+      .run();
+    const keys = path.join(s.dir, 'keys.zip');
+    await bagFromTables(s, keys);
+    const k = pythonCheck(keys);
+    expect(k.status).toBe(1);
+    expect(k.out).toMatch(
+      /out-1--IT01234567890_00001\.xml: its document, kind or search keys are not what the log's facts entry says/,
+    );
+    s.store.db.prepare(`DELETE FROM archive_items WHERE kind = 'notification' AND document = 'out:3'`).run();
+    const row = path.join(s.dir, 'row.zip');
+    await bagFromTables(s, row);
+    const r = pythonCheck(row);
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(
+      /out:3\/IT01234567890_00003_RC_001\.xml \(log entry \d+\) is in the log's facts but not in this bag/,
+    );
+  });
 
   it('a checkpoint kept in log/checkpoints/ deleted, with log/checkpoint still the latest, is named', async () => {
     const s = await setup();
