@@ -487,6 +487,7 @@ export class Daemon {
       await this.archiving?.stop();
       this.credentials?.stop();
       await this.channel?.stop();
+      await this.inbound?.close();
       await this.simulator?.close();
       await this.ops?.close();
       this.store?.close();

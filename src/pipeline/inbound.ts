@@ -5,11 +5,12 @@ import type { Config } from '../config/schema.js';
 import { applyNotification } from '../lifecycle/notify.js';
 import type { Logger } from '../log.js';
 import { invoiceBaseName } from '../notifications/names.js';
-import { parseNotification } from '../notifications/parse.js';
+import { parseNotification, type ParseNotificationResult } from '../notifications/parse.js';
 import { checkNotificationSignature, describeSignature } from '../notifications/signature.js';
 import type { Notification } from '../notifications/types.js';
 import { finding, type Finding } from '../rules/finding.js';
 import { sdiCodeTitle } from '../rules/sdi/catalogue.js';
+import { ValidationPool } from '../rules/pool.js';
 import { validateFile } from '../rules/validate.js';
 import type { DocumentRow, NewNotification, NotificationRow, OutboundRow, Store } from '../store/store.js';
 import type { DocumentState } from '../lifecycle/states.js';
@@ -32,6 +33,13 @@ export interface InboundEvents {
   /** A send was scheduled again (a failed transport receipt): the sending step should look. */
   onResend?: () => void;
 }
+
+/**
+ * Messages and received invoices larger than this are read on a worker thread (the validation
+ * pool's code, with its per-file budget), so that the event loop (health, intake, the channels)
+ * never waits for them; smaller ones take less time than the hand-over.
+ */
+export const OFF_THREAD_BYTES = 64 * 1024;
 
 const safeName = (n: string): string => n.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'message';
 
@@ -67,6 +75,41 @@ export class InboundHandler {
     this.config = config;
   }
 
+  /** One worker, started with the first large message (see OFF_THREAD_BYTES). */
+  private pool: ValidationPool | null = null;
+
+  private offThread(): ValidationPool {
+    this.pool ??= new ValidationPool(1, this.config.validation.budget);
+    return this.pool;
+  }
+
+  /** How many messages and invoices were read on the worker (for tests). */
+  get readOffThread(): number {
+    return this.pool?.counts.inWorker ?? 0;
+  }
+
+  /** Stops the worker, if one was started. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+  }
+
+  /** Reads an SdI message; a large one on the worker. Never throws. */
+  private async readNotification(bytes: Buffer): Promise<ParseNotificationResult> {
+    if (bytes.length <= OFF_THREAD_BYTES) return parseNotification(bytes);
+    try {
+      return await this.offThread().parseNotification(bytes);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return {
+        ok: false,
+        error: `The SdI message could not be read: ${why}`,
+        errorIt: `Il messaggio SdI non è leggibile: ${why}`,
+      };
+    }
+  }
+
   private get messagesDir(): string {
     return path.join(this.config.dataDir, 'messages');
   }
@@ -94,7 +137,7 @@ export class InboundHandler {
   }
 
   private async notification(msg: Extract<InboundMessage, { type: 'notification' }>): Promise<void> {
-    const parsed = parseNotification(msg.bytes);
+    const parsed = await this.readNotification(msg.bytes);
     // Both files are written (and synced) side by side: independent, each written atomically.
     const [{ file, sha }, envelopePath] = await Promise.all([
       this.keep(this.messagesDir, msg.fileName || 'notification.xml', msg.bytes),
@@ -366,7 +409,7 @@ export class InboundHandler {
         undefined
       )
         continue;
-      const parsed = parseNotification(await fsp.readFile(row.path));
+      const parsed = await this.readNotification(await fsp.readFile(row.path));
       if (parsed.ok) await this.apply(row, parsed.notification);
     }
   }
@@ -510,12 +553,17 @@ export class InboundHandler {
     let warnings: Finding[] = [];
     let valid = true;
     try {
-      // Judged by the rules in force when SdI received it, and without advice meant for senders.
-      const v = await validateFile(msg.fileName, msg.bytes, {
+      // Judged by the rules in force when SdI received it, and without advice meant for senders;
+      // a large one on the worker, within the per-file budget.
+      const opts = {
         fileName: 'off',
-        asOf: receivedAt(msg.metadata),
+        asOf: await this.receivedAt(msg.metadata),
         received: true,
-      });
+      } as const;
+      const v =
+        msg.bytes.length > OFF_THREAD_BYTES
+          ? await this.offThread().validate(msg.fileName, msg.bytes, opts)
+          : await validateFile(msg.fileName, msg.bytes, opts);
       valid = v.valid;
       warnings = [...v.errors, ...v.warnings];
     } catch (err) {
@@ -555,6 +603,20 @@ export class InboundHandler {
     await this.deliverPassive();
   }
 
+  /**
+   * When SdI received an invoice delivered to us: the DataOraRicezione of its metadata (MT) when
+   * the message carries one, else now (it has just arrived).
+   */
+  private async receivedAt(metadata: Buffer): Promise<Date> {
+    if (metadata.length > 0) {
+      const p = await this.readNotification(metadata);
+      const when = p.ok ? p.notification.dataOraRicezione : undefined;
+      const d = when ? new Date(when) : null;
+      if (d && !Number.isNaN(d.getTime())) return d;
+    }
+    return new Date();
+  }
+
   /** Writes every received invoice not yet delivered into the ERP's import folder, with its metadata beside it. */
   async deliverPassive(): Promise<void> {
     const target = this.config.passive.importDir;
@@ -578,20 +640,6 @@ export class InboundHandler {
       );
     }
   }
-}
-
-/**
- * When SdI received an invoice delivered to us: the DataOraRicezione of its metadata (MT) when
- * the message carries one, else now (it has just arrived).
- */
-function receivedAt(metadata: Buffer): Date {
-  if (metadata.length > 0) {
-    const p = parseNotification(metadata);
-    const when = p.ok ? p.notification.dataOraRicezione : undefined;
-    const d = when ? new Date(when) : null;
-    if (d && !Number.isNaN(d.getTime())) return d;
-  }
-  return new Date();
 }
 
 /** One line about a notification, for the document's timeline. */
