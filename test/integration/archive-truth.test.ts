@@ -359,14 +359,6 @@ describe('the archive log is the truth', () => {
     );
   });
 
-  it('a checkpoint kept in log/checkpoints/ deleted, with log/checkpoint still the latest, is named', async () => {
-    const s = await setup();
-    fs.rmSync(kept(s).at(-1) as string);
-    const v = await verify(s);
-    expect(v.code).toBe(1);
-    expect(v.findings.map((x) => x.code)).toContain('checkpoint-missing');
-  });
-
   it('an archive written before facts entries verifies; resume() commits its facts once; then edits are named and repaired', async () => {
     const t = tempDir('fatturad-truth-legacy-');
     const dataDir = path.join(t.dir, 'var');
