@@ -9,6 +9,7 @@ import { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
 import { Store } from './store/store.js';
 import { FolderWatcher } from './watchers/folder-watcher.js';
+import { HealthMonitor } from './health/monitor.js';
 import { Intake } from './watchers/intake.js';
 import { ValidationStep } from './pipeline/validate-step.js';
 import { InboundHandler } from './pipeline/inbound.js';
@@ -121,6 +122,7 @@ export class Daemon {
   private channel: Channel | null = null;
   private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
+  private healthMonitor: HealthMonitor | null = null;
   private ops: OpsServer | null = null;
   /** The locks held: the data folder first, then the folders of ownedFolders(). */
   private locks: HeldLock[] = [];
@@ -288,6 +290,8 @@ export class Daemon {
       this.log,
     );
     await this.watcher.start();
+    this.healthMonitor = new HealthMonitor(c, () => this.store, this.log);
+    this.healthMonitor.start();
 
     this.ready = true;
     this.log.info(
@@ -406,6 +410,8 @@ export class Daemon {
     for (const [folder, h] of this.watcher?.folderHealth ?? []) {
       checks[`folder:${folder}`] = { ok: h.ok, ...(h.error ? { detail: h.error } : {}) };
     }
+    // The data folder's free space, the store's commits (src/health/monitor.ts).
+    for (const p of this.healthMonitor?.conditions.list() ?? []) checks[p.check] = { ok: false, detail: p.detail };
     // The health port opens early in the start (a taken port stops it before anything is sent).
     if (!this.ready) checks.starting = { ok: false, detail: 'the daemon is starting' };
     const ok = Object.values(checks).every((x) => x.ok) && this.stopping === null;
@@ -461,6 +467,7 @@ export class Daemon {
     this.archiving?.reconfigure(this.config);
     this.credentials?.reconfigure(this.config);
     void this.credentials?.check();
+    this.healthMonitor?.reconfigure(this.config);
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -480,6 +487,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       if (!opts.quiet) this.log.info({ event: 'daemon.stopping' }, 'stopping: finishing work in progress');
       await this.starting?.catch(() => undefined);
+      await this.healthMonitor?.stop();
       await this.watcher?.close();
       await this.intake?.stop();
       await this.validation?.stop();

@@ -141,8 +141,8 @@ function ownerOf(lock: LockContent, file: string): Owner {
 /**
  * Whether the live process `pid` may be a fatturad on `folder`: its command line names fatturad
  * (`fatturad`, its `cli.js`), or it holds a file under `folder` open (a daemon keeps its store open
- * in its data folder). When its /proc entries cannot be read (another user's process without the
- * right to look, no /proc), it may be: the lock is kept.
+ * in its data folder; only seen in the processes this one may look at). When its command line
+ * cannot be read (no /proc), it may be: the lock is kept.
  */
 export function mayBeFatturad(pid: number, folder: string): boolean {
   let argv: string[];
@@ -158,7 +158,7 @@ export function mayBeFatturad(pid: number, folder: string): boolean {
   try {
     fds = fs.readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return true;
+    return false; // another user's process: its command line, which does not name fatturad, decides
   }
   for (const fd of fds) {
     try {

@@ -266,6 +266,17 @@ const configShape = z.strictObject({
       }),
     ),
   }),
+  /** What /healthz watches besides the steps (docs/operations.md, "Health"). */
+  health: z
+    .strictObject({
+      /** How often the data folder's free space and the store's commits are looked at. */
+      checkMs: positiveMs,
+      /** The data folder is nearly full below this many free bytes... */
+      minFreeBytes: z.number().int().min(0),
+      /** ...or below this percentage of its file system (0: no percentage). */
+      minFreePercent: z.number().min(0).max(100),
+    })
+    .default({ checkMs: 10_000, minFreeBytes: 268_435_456, minFreePercent: 1 }),
   simulator: z.strictObject({
     /** What the built-in SdI simulator does with each file (see docs/channels.md). */
     scenario: z.enum(SCENARIOS),

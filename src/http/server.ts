@@ -9,6 +9,13 @@ export interface HealthReport {
   [key: string]: unknown;
 }
 
+/** Why a report is not ok, one line per failing check: `<check>: <detail>`. */
+export function healthReasons(h: HealthReport): string[] {
+  return Object.entries(h.checks)
+    .filter(([, c]) => !c.ok)
+    .map(([name, c]) => `${name}: ${c.detail ?? 'failing'}`);
+}
+
 /** `GET /healthz` (200 when healthy, 503 otherwise) and `GET /metrics` (Prometheus text). */
 export class OpsServer {
   private server: http.Server | null = null;
@@ -46,7 +53,7 @@ export class OpsServer {
       } else if (url === '/healthz') {
         const h = this.health();
         res.writeHead(h.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify(h));
+        res.end(JSON.stringify(h.status === 'ok' ? h : { ...h, reasons: healthReasons(h) }));
       } else if (url === '/metrics') {
         const body = await this.metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });

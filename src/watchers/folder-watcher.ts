@@ -165,6 +165,7 @@ export class FolderWatcher {
       this.folderHealth.set(folder.path, problem ? { ok: false, error: problem.detail } : { ok: true });
       this.reportFolder(folder.path, problem);
     }
+    this.log.debug({ event: 'intake.rescanned', folders: this.folders.length }, 'drop folders rescanned');
   }
 
   private reportFolder(folder: string, problem: { kind: string; detail: string } | null): void {
