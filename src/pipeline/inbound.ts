@@ -10,7 +10,7 @@ import { checkNotificationSignature, describeSignature } from '../notifications/
 import type { Notification } from '../notifications/types.js';
 import { finding, type Finding } from '../rules/finding.js';
 import { sdiCodeTitle } from '../rules/sdi/catalogue.js';
-import { ValidationPool } from '../rules/pool.js';
+import { OFF_THREAD_BYTES, ValidationPool } from '../rules/pool.js';
 import { validateFile } from '../rules/validate.js';
 import type { DocumentRow, NewNotification, NotificationRow, OutboundRow, Store } from '../store/store.js';
 import type { DocumentState } from '../lifecycle/states.js';
@@ -35,11 +35,11 @@ export interface InboundEvents {
 }
 
 /**
- * Messages and received invoices larger than this are read on a worker thread (the validation
- * pool's code, with its per-file budget), so that the event loop (health, intake, the channels)
- * never waits for them; smaller ones take less time than the hand-over.
+ * Messages and received invoices larger than OFF_THREAD_BYTES are read on a worker thread (the
+ * validation pool's code, with its per-file budget), so that the event loop (health, intake, the
+ * channels) never waits for them.
  */
-export const OFF_THREAD_BYTES = 64 * 1024;
+export { OFF_THREAD_BYTES };
 
 const safeName = (n: string): string => n.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120) || 'message';
 

@@ -62,6 +62,13 @@ export interface Budget {
 
 export const DEFAULT_BUDGET: Budget = { timeMs: 30_000, memoryMb: 512 };
 
+/**
+ * Files larger than this are worth a worker when the caller would otherwise work in its own
+ * thread (received invoices and messages in the daemon, `fatturad validate`): smaller ones take
+ * less time than the hand-over, and a linear parse of 64 KB cannot take long.
+ */
+export const OFF_THREAD_BYTES = 64 * 1024;
+
 /** What the pool's workers are told at their start. */
 export interface WorkerSetup {
   /** Int32Array [0]: how many items the worker has started so far. */

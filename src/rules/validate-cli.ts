@@ -5,7 +5,8 @@ import { TSL, tslAnchorsFor } from '../trust/anchors.js';
 import { checkInput, formatBytes, isAcceptedEntryName, kindOf } from '../watchers/accept.js';
 import { finding, type Finding } from './finding.js';
 import { parseDay } from './sdi/days.js';
-import { validateFile, type ValidationOptions } from './validate.js';
+import { OFF_THREAD_BYTES, ValidationPool } from './pool.js';
+import { duplicateFindings, validateFile, type ValidationOptions } from './validate.js';
 
 /**
  * `fatturad validate`: the same checks the daemon runs, on files given on the command line. A zip
@@ -95,6 +96,31 @@ export async function runValidate(
     ...(asOf ? { asOf } : {}),
     ...(store ? { findSent: (keys) => store.findSentKeys(keys) } : {}),
   };
+  // Files over OFF_THREAD_BYTES on one worker, within the per-file budget (validation.budget):
+  // nothing can stop a computation in its own thread. Started with the first such file.
+  const worker: { pool: ValidationPool | null } = { pool: null };
+  const check = async (name: string, bytes: Buffer): Promise<Omit<FileVerdict, 'file' | 'entry'>> => {
+    const now = new Date();
+    if (bytes.length <= OFF_THREAD_BYTES) {
+      const r = await validateFile(name, bytes, { ...opts, now });
+      return {
+        valid: r.valid,
+        errors: r.errors.map(shape),
+        warnings: r.warnings.map(shape),
+        info: r.info.map(shape),
+      };
+    }
+    worker.pool ??= new ValidationPool(1, config.validation.budget);
+    const { findSent, ...rest } = opts;
+    const v = await worker.pool.validate(name, bytes, { ...rest, trustedCAs, now });
+    const duplicates = v.valid && findSent ? duplicateFindings(v.keys, findSent) : [];
+    return {
+      valid: v.valid && duplicates.length === 0,
+      errors: [...v.errors, ...duplicates].map(shape),
+      warnings: v.warnings.map(shape),
+      info: v.info.map(shape),
+    };
+  };
   const verdicts: FileVerdict[] = [];
   let ioError = false;
   let anyInvalid = false;
@@ -110,14 +136,10 @@ export async function runValidate(
       if ('refused' in input) {
         v = { file: input.file, valid: false, errors: input.refused.map(shape), warnings: [], info: [] };
       } else {
-        const r = await validateFile(input.name, input.bytes, { ...opts, now: new Date() });
         v = {
           file: input.file,
           ...(input.entry !== undefined ? { entry: input.entry } : {}),
-          valid: r.valid,
-          errors: r.errors.map(shape),
-          warnings: r.warnings.map(shape),
-          info: r.info.map(shape),
+          ...(await check(input.name, input.bytes)),
         };
       }
       if (!v.valid) anyInvalid = true;
@@ -134,6 +156,7 @@ export async function runValidate(
   } finally {
     process.stdout.write(text);
     store?.close();
+    await worker.pool?.close();
   }
   if (o.json) process.stdout.write(`${JSON.stringify(verdicts, null, 2)}\n`);
   if (ioError) return 2;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/daemon.js';
+import { bigInvoice } from '../helpers/big-invoice.js';
 import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -26,8 +27,8 @@ interface Run {
   rssMb: number | null;
 }
 
-async function validate(args: string[]): Promise<Run> {
-  const env = { ...process.env, FATTURAD_DATA_DIR: path.join(t.dir, 'data') };
+async function validate(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const env = { ...process.env, FATTURAD_DATA_DIR: path.join(t.dir, 'data'), ...extraEnv };
   const [cmd, argv] = TIME
     ? [TIME, ['-f', 'peak-rss-kb %M', process.execPath, CLI, 'validate', ...args]]
     : [process.execPath, [CLI, 'validate', ...args]];
@@ -83,5 +84,19 @@ describe('fatturad validate reads with a size bound', () => {
     } finally {
       endless.kill();
     }
+  });
+
+  it('a large file is checked on a worker within the per-file budget: 00200 "too complex" past it', async () => {
+    const file = path.join(t.dir, 'IT12345670017_00003.xml');
+    fs.writeFileSync(file, bigInvoice(5 * 1024 * 1024 - 10_000, { oneLine: true, xmlnsXml: true }));
+    const ok = await validate([file]);
+    expect(ok.stdout).toContain(`VALID   ${file}`);
+    expect(ok.code).toBe(0);
+    // A 5 MB invoice needs well over 50 ms of parsing alone.
+    const r = await validate([file], { FATTURAD_VALIDATION__BUDGET__TIME_MS: '50' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('error   00200');
+    expect(r.stdout).toMatch(/EN: The file is too complex to check: its check took more than 0\.05 s/);
+    expect(r.stdout).toMatch(/IT: Il file è troppo complesso da verificare/);
   });
 });
