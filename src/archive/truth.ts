@@ -171,10 +171,19 @@ export function compareIndex(
   const pkgs = store.packages();
   const pkgById = new Map(pkgs.map((p) => [p.id, p]));
   const pkgByName = new Map(pkgs.map((p) => [p.name, p]));
-  const keysByItem = new Map<number, KeyRow[]>();
+  const keysByItem = new Map<number, (KeyRow & { document: string })[]>();
+  const itemIds = new Set(rows.map((r) => r.id));
   for (const k of store.allKeys()) {
-    const { itemId, document, ...key } = k;
-    void document;
+    const { itemId, ...key } = k;
+    if (!itemIds.has(itemId)) {
+      findings.push({
+        code: 'keys-altered',
+        document: k.document,
+        table: 'archive_keys',
+        message: `a search-key row of ${k.document} (${k.role}, n. ${k.numero}) belongs to no archived file (item ${itemId})`,
+      });
+      continue;
+    }
     const list = keysByItem.get(itemId) ?? [];
     list.push(key);
     keysByItem.set(itemId, list);
@@ -252,6 +261,15 @@ export function compareIndex(
         });
         continue;
       }
+      if (got.document !== e.document)
+        field(
+          'keys-altered',
+          kwhere,
+          'document',
+          e.document,
+          got.document,
+          `${what}, search-key row ${k + 1}`,
+        );
       for (const f of KEY_FIELDS)
         if (want[f] !== got[f])
           field(
@@ -337,6 +355,16 @@ export function compareIndex(
   }
   for (const r of pkgs) {
     if (expected.packages.has(r.name)) continue;
+    // Once the log has facts entries, every package with files is in them.
+    if (expected.items.size > 0 && (r.files > 0 || r.indexSha256 || r.kind === 'pdv')) {
+      findings.push({
+        code: 'package-altered',
+        package: r.name,
+        table: 'archive_packages',
+        message: `${r.name} (${r.kind}, ${r.files} files) is in archive_packages but no facts entry of the log names it`,
+      });
+      continue;
+    }
     // A package the facts do not name: made before facts entries (its files still checked), or
     // an open PdA with nothing in it yet.
     const want = filesOf(files, r.kind, r.name);

@@ -233,6 +233,17 @@ const cases: Case[] = [
     true,
   ],
   [
+    'an archive_keys row moved to another document',
+    (s) => {
+      s.store.db
+        .prepare(`UPDATE archive_keys SET document = 'out:1' WHERE document = 'out:3' AND role = 'cessionario'`)
+        .run();
+    },
+    { code: 'keys-altered', field: 'document' },
+    'PDD-FACTS-MISMATCH',
+    true,
+  ],
+  [
     "a package's index_sha256 edited",
     (s) => {
       const rdv = s.store.db
