@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { addArchiveCommands } from './archive/cli.js';
 import { addCredentialCommands } from './credentials/cli.js';
 import { addTrustCommands } from './trust/cli.js';
+import { addStoreCommands } from './store/cli.js';
 import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -23,6 +24,8 @@ export const EXIT = {
   USAGE: 2,
   CONFIG: 3,
   ALREADY_RUNNING: 4,
+  /** The store is damaged or not a database (docs/operations.md, "A damaged store"). */
+  STORE_DAMAGED: 5,
 } as const;
 
 const EXIT_HELP = `
@@ -33,6 +36,7 @@ Exit codes:
   3  invalid configuration (each problem names the key path, the value and what was expected),
      including a secret it names that is missing
   4  another fatturad is already running on the same data folder or drop folder
+  5  the store is damaged or is not a database: restore it from a backup (docs/operations.md)
 
 Configuration: embedded defaults (config/default.yaml), then --config FILE (or FATTURAD_CONFIG),
 then FATTURAD_* environment variables (FATTURAD_HTTP__PORT=9000 sets http.port).`;
@@ -69,11 +73,64 @@ async function openStoreOrExit(config: Config, readonly = true): Promise<Store> 
   try {
     if (!readonly && !fs.existsSync(config.paths.db))
       throw new StoreError(`no store at ${config.paths.db} (has the daemon ever run here?)`);
-    return new Store(config.paths.db, { readonly });
+    if (readonly) return new Store(config.paths.db, { readonly });
+    // A change made on purpose while the daemon is stopped (resend) keeps the store's seal true;
+    // a store that no longer matches its seal is not written to (src/store/seal.ts).
+    const { checkSeal, resealIfSealed } = await import('./store/seal.js');
+    const seal = checkSeal(config.paths.db);
+    if (seal.state === 'mismatch') await storeDamagedExit(sealProblem(config.paths.db, seal.seal.sealedAt));
+    const store = new Store(config.paths.db, { readonly });
+    const close = store.close.bind(store);
+    store.close = () => {
+      const open = store.db.open;
+      close();
+      if (open) resealIfSealed(config.paths.db);
+    };
+    return store;
   } catch (err) {
+    if (isStoreDamage(err)) await storeDamagedExit(damageProblem(err));
     process.stderr.write(`fatturad: cannot open the store: ${(err as Error).message}\n`);
     process.exit(EXIT.FAILURE);
   }
+}
+
+/** SQLite's codes for a damaged file (src/store/integrity.ts), tested here without loading SQLite. */
+function isStoreDamage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+function damageProblem(err: unknown): string {
+  return `${(err as Error).message} (${String((err as { code?: unknown }).code)})`;
+}
+
+function sealProblem(db: string, sealedAt: string): string {
+  return `${db} changed while fatturad was stopped: it is not the file sealed at the clean stop of ${sealedAt}`;
+}
+
+/** A damaged store met by a command: said in words (JSON with --json), exit 5, no stack trace. */
+async function storeDamagedExit(
+  problem: string,
+  o: { json?: boolean; dataDir?: string } = {},
+): Promise<never> {
+  const { RECOVERY, RECOVERY_IT } = await import('./store/integrity.js');
+  if (o.json)
+    out(
+      JSON.stringify(
+        {
+          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+          store: { ok: false, damaged: true, problem, recovery: RECOVERY, recoveryIt: RECOVERY_IT },
+        },
+        null,
+        2,
+      ),
+    );
+  else
+    process.stderr.write(
+      `fatturad: the store is damaged (${problem}); nothing in it can be trusted. To recover: ${RECOVERY}.\n` +
+        `fatturad: l'archivio dati (store) è danneggiato; per ripristinarlo: ${RECOVERY_IT}.\n`,
+    );
+  process.exit(EXIT.STORE_DAMAGED);
 }
 
 export function buildProgram(): Command {
@@ -113,6 +170,15 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { config?: string; json?: boolean }) => {
       const config = await configOrExit(o.config);
+      // A store that changed while the daemon was stopped: said here, before its figures (two stats
+      // when it did not change; src/store/seal.ts).
+      const { checkSeal } = await import('./store/seal.js');
+      const seal = checkSeal(config.paths.db, { quick: true });
+      if (seal.state === 'mismatch')
+        await storeDamagedExit(sealProblem(config.paths.db, seal.seal.sealedAt), {
+          json: o.json,
+          dataDir: config.dataDir,
+        });
       const store = await openStoreOrExit(config);
       const { isState, STATE_MEANING } = await import('./lifecycle/states.js');
       const { formatFinding } = await import('./rules/report.js');
@@ -149,6 +215,10 @@ export function buildProgram(): Command {
             for (const f of e.findings) out(`    ${formatFinding(f).replace(/\n/g, '\n    ')}`);
           }
         }
+      } catch (err) {
+        if (!isStoreDamage(err)) throw err;
+        store.close();
+        await storeDamagedExit(damageProblem(err), { json: o.json, dataDir: config.dataDir });
       } finally {
         store.close();
       }
@@ -392,6 +462,12 @@ export function buildProgram(): Command {
     exit: (code) => process.exit(code),
   });
 
+  addStoreCommands(program, {
+    config: (file) => configOrExit(file),
+    out,
+    exit: (code) => process.exit(code),
+  });
+
   const configCmd = program.command('config').description('configuration tools');
   configCmd
     .command('check')
@@ -438,6 +514,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
     }
+    if (isStoreDamage(err)) await storeDamagedExit(damageProblem(err));
     if (err instanceof Error && err.name === 'StoreError') {
       process.stderr.write(`fatturad: ${err.message}\n`);
       process.exit(EXIT.FAILURE);

@@ -7,7 +7,9 @@ import { DATA_LOCK, FolderLockedError, HEARTBEAT_MS, lockFolder, type HeldLock }
 import { OpsServer, type HealthReport } from './http/server.js';
 import { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
-import { Store } from './store/store.js';
+import type { Store } from './store/store.js';
+import { StoreGuard } from './store/guard.js';
+import { StoreDamagedError, RECOVERY, RECOVERY_IT } from './store/integrity.js';
 import { FolderWatcher } from './watchers/folder-watcher.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Intake } from './watchers/intake.js';
@@ -56,6 +58,17 @@ export class ConfigStartError extends StartError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`, 'config.invalid', 3, { problems });
   }
+}
+
+/** The store is damaged or not a database (exit 5): it is never used; the recovery steps in the message. */
+function storeDamaged(err: StoreDamagedError): StartError {
+  return new StartError(err.message, 'store.damaged', 5, {
+    file: err.file,
+    kind: err.kind,
+    problems: err.problems.slice(0, 20),
+    recovery: RECOVERY,
+    recoveryIt: RECOVERY_IT,
+  });
 }
 
 function alreadyRunning(err: FolderLockedError): AlreadyRunningError {
@@ -113,6 +126,7 @@ export function ownedFolders(c: Config): { folder: string; role: string }[] {
 export class Daemon {
   private config: Config;
   private store: Store | null = null;
+  private guard: StoreGuard | null = null;
   private intake: Intake | null = null;
   private validation: ValidationStep | null = null;
   private inbound: InboundHandler | null = null;
@@ -163,7 +177,15 @@ export class Daemon {
     this.takeLocks(c);
     this.heartbeat = setInterval(() => this.locks.forEach((l) => l.touch()), HEARTBEAT_MS);
     this.heartbeat.unref();
-    this.store = new Store(c.paths.db);
+    // Checked (quick_check) and compared with the send journal before anything uses it.
+    this.guard = new StoreGuard(c, this.log);
+    let storeCheckMs: number;
+    try {
+      ({ store: this.store, checkMs: storeCheckMs } = this.guard.open());
+    } catch (err) {
+      throw err instanceof StoreDamagedError ? storeDamaged(err) : err;
+    }
+    this.guard.startSchedule();
     this.log.info(
       {
         event: 'daemon.starting',
@@ -172,6 +194,7 @@ export class Daemon {
         dataDir: c.dataDir,
         config: c.source ?? 'embedded defaults',
         schema: this.store.schemaVersion,
+        storeCheckMs,
       },
       `fatturad ${VERSION} starting`,
     );
@@ -241,11 +264,18 @@ export class Daemon {
         });
       if (this.simulator instanceof SdiSimulator && this.channel instanceof SdiCoopChannel)
         this.simulator.connect(this.channel.endpoints);
-      this.sending = new SendStep(store, c, this.channel, this.log, {
-        onResult: (result) => this.metrics.sends.inc({ result }),
-        onSent: () => inbound.reconcile(),
-        onBlocked: () => this.metrics.sendBlocked.inc({ channel: this.channel?.name ?? 'none' }),
-      });
+      this.sending = new SendStep(
+        store,
+        c,
+        this.channel,
+        this.log,
+        {
+          onResult: (result) => this.metrics.sends.inc({ result }),
+          onSent: () => inbound.reconcile(),
+          onBlocked: () => this.metrics.sendBlocked.inc({ channel: this.channel?.name ?? 'none' }),
+        },
+        this.guard.journal,
+      );
       await this.inbound.reconcile();
       await this.inbound.deliverPassive();
       this.sending.start();
@@ -380,12 +410,8 @@ export class Daemon {
 
   health(): HealthReport {
     const checks: HealthReport['checks'] = {};
-    try {
-      this.store?.db.prepare('SELECT 1').get();
-      checks.store = { ok: this.store !== null };
-    } catch (err) {
-      checks.store = { ok: false, detail: (err as Error).message };
-    }
+    checks.store = this.guard?.health(this.store) ?? { ok: false, detail: 'the store is not open' };
+    const documents = this.countsOrDamage(checks);
     if (this.channel) {
       const h = this.channel.health();
       checks[`channel:${this.channel.name}`] = { ok: h.ok, detail: h.detail };
@@ -420,10 +446,20 @@ export class Daemon {
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       checks,
-      documents: this.store?.countsByState() ?? {},
+      documents,
       intake: { queued: this.intake?.queued ?? 0, waiting: this.watcher?.pending ?? 0 },
       validation: { queued: this.validation?.queued ?? 0, workers: this.validation?.workers ?? 0 },
     };
+  }
+
+  /** Documents per state; a damaged store turns the store check to its words instead of throwing. */
+  private countsOrDamage(checks: HealthReport['checks']): Record<string, number> {
+    try {
+      return this.store?.countsByState() ?? {};
+    } catch (err) {
+      checks.store = this.guard?.unhealthy(err) ?? { ok: false, detail: (err as Error).message };
+      return {};
+    }
   }
 
   /** Reloads what can change while running: folders, intake timings and limits, log level. */
@@ -500,6 +536,7 @@ export class Daemon {
       await this.ops?.close();
       this.store?.close();
       this.store = null;
+      this.guard?.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
       for (const l of this.locks.reverse()) l.release();
       this.locks = [];

@@ -266,6 +266,15 @@ const configShape = z.strictObject({
       }),
     ),
   }),
+  /** The store's checks and its send journal (docs/operations.md, "A damaged store"). */
+  store: z
+    .strictObject({
+      /** A full PRAGMA integrity_check this often while running (0: never); a quick_check runs at every start. */
+      fullCheckEveryMs: z.number().int().min(0),
+      /** Send-journal records whose outcome the store holds are dropped at a start once this old. */
+      journalKeepDays: z.number().int().min(1),
+    })
+    .default({ fullCheckEveryMs: 604_800_000, journalKeepDays: 400 }),
   /** What /healthz watches besides the steps (docs/operations.md, "Health"). */
   health: z
     .strictObject({

@@ -63,8 +63,12 @@ export class OpsServer {
       }
     } catch (err) {
       this.log.error({ event: 'http.error', url, err }, 'health/metrics request failed');
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+      // In words, never a bare 500: what failed, for the operator reading the probe's output.
+      if (res.headersSent) res.end();
+      else
+        res
+          .writeHead(500, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ status: 'error', error: (err as Error).message ?? String(err) }));
     }
   }
 

@@ -866,6 +866,13 @@ export class Store {
       .run(note, documentId);
   }
 
+  /** The send journal witnessed `attempts` attempts (src/store/journal.ts): the store counts at least as many. */
+  raiseAttempts(documentId: number, attempts: number): void {
+    this.db
+      .prepare(`UPDATE outbound SET attempts = max(attempts, ?) WHERE document_id = ?`)
+      .run(attempts, documentId);
+  }
+
   /** SdI took the file: sending -> sent with its IdentificativoSdI (or only the id, if an answer came first). */
   recordSent(documentId: number, identificativoSdI: string, details?: unknown): DocumentRow {
     return this.db.transaction(() => {
