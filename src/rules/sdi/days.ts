@@ -3,12 +3,8 @@
  * force on a day, and a file is judged by the rules of the day SdI receives it.
  */
 
-const ROME_DAY = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'Europe/Rome',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-});
+/** Made at the first instant that needs it: making it loads the time zone data (about 10 ms). */
+let romeDayFormat: Intl.DateTimeFormat | null = null;
 let romeMinute = NaN;
 let romeDayText = '';
 
@@ -18,7 +14,21 @@ export function romeDay(d: Date): string {
   // (formatToParts cost a few percent of the whole validation of a small invoice).
   const minute = Math.floor(d.getTime() / 60_000);
   if (minute === romeMinute) return romeDayText;
-  const parts = ROME_DAY.formatToParts(d);
+  // Italy is one or two hours ahead of UTC (CET, CEST): before 22:00 UTC its day is the UTC day,
+  // found without the time zone data (which a short command then never loads).
+  const year = d.getUTCFullYear();
+  if (d.getUTCHours() < 22 && year >= 1900 && year <= 9999) {
+    romeMinute = minute;
+    romeDayText = d.toISOString().slice(0, 10);
+    return romeDayText;
+  }
+  romeDayFormat ??= new Intl.DateTimeFormat('en-US', {
+    timeZone: 'Europe/Rome',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  });
+  const parts = romeDayFormat.formatToParts(d);
   const part = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
   romeMinute = minute;
   romeDayText = `${part('year')}-${part('month')}-${part('day')}`;
