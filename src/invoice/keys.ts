@@ -1,4 +1,5 @@
-import { all, at, textAt, type XmlElement } from './xml.js';
+import { all, at, textAt } from './lookup.js';
+import type { XmlElement } from './xml.js';
 
 /**
  * What identifies an invoice for SdI's uniqueness checks (00404 across files, 00409 inside a

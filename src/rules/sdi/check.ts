@@ -1,3 +1,4 @@
+import { intern } from '../../invoice/lookup.js';
 import type { XmlElement } from '../../invoice/xml.js';
 import { finding, type Finding } from '../finding.js';
 import type { InForce } from './catalogue.js';
@@ -122,61 +123,6 @@ export const loc = (el: XmlElement | undefined, path: string): Partial<Finding> 
 });
 
 /**
- * A string equal to `s` that is interned (V8 keeps one copy of each property name): names
- * compared with `===` then compare by reference. Element names are interned by the structure
- * check (the model's own strings, src/rules/structure.ts); the steps of a path split here would
- * otherwise be compared character by character with each of them.
- */
-const intern = (s: string): string => Object.keys({ [s]: 0 })[0] as string;
-
-/** The steps of slash paths, split once each (the paths are the checks' constants). */
-const STEPS = new Map<string, readonly string[]>();
-function steps(path: string): readonly string[] {
-  let s = STEPS.get(path);
-  if (s === undefined) {
-    s = path.split('/').map(intern);
-    if (STEPS.size < 1024) STEPS.set(path, s);
-  }
-  return s;
-}
-
-/** The first child of `el` named `name`. */
-export function child(el: XmlElement | undefined, name: string): XmlElement | undefined {
-  if (el === undefined) return undefined;
-  const kids = el.children;
-  for (let i = 0; i < kids.length; i++) {
-    const k = kids[i] as XmlElement;
-    if (k.name === name) return k;
-  }
-  return undefined;
-}
-
-/** First element at a slash-separated path of local names below `el`. */
-export function at(el: XmlElement | undefined, path: string): XmlElement | undefined {
-  const s = steps(path);
-  let cur = el;
-  for (let i = 0; i < s.length && cur !== undefined; i++) cur = child(cur, s[i] as string);
-  return cur;
-}
-
-/** Text (trimmed) at a path, or undefined when the element is absent. */
-export function textAt(el: XmlElement | undefined, path: string): string | undefined {
-  const e = at(el, path);
-  return e === undefined ? undefined : e.text.trim();
-}
-
-/** Every element at a slash-separated path of local names below `el`. */
-export function all(el: XmlElement | undefined, path: string): XmlElement[] {
-  let cur: XmlElement[] = el ? [el] : [];
-  for (const seg of steps(path)) {
-    const next: XmlElement[] = [];
-    for (const p of cur) for (const k of p.children) if (k.name === seg) next.push(k);
-    cur = next;
-  }
-  return cur;
-}
-
-/**
  * An element found by `each`. Its indexed path is only needed for a finding, which most files
  * never have: it is made when asked, from the step that led to the element.
  */
@@ -197,37 +143,60 @@ class Step implements Located {
   }
 }
 
-/** Elements at `rel` below the body, each with its indexed path. */
+/** A path below the body, split once: the path above its last step, and that step. */
+interface Rel {
+  up: string | null;
+  name: string;
+}
+const RELS = new Map<string, Rel>();
+function relOf(rel: string): Rel {
+  let r = RELS.get(rel);
+  if (r === undefined) {
+    const slash = rel.lastIndexOf('/');
+    r =
+      slash === -1
+        ? { up: null, name: intern(rel) }
+        : { up: rel.slice(0, slash), name: intern(rel.slice(slash + 1)) };
+    if (RELS.size < 1024) RELS.set(rel, r);
+  }
+  return r;
+}
+
+/** Nothing found (frozen: shared). */
+const NO_STEPS: Step[] = Object.freeze([]) as unknown as Step[];
+
+/**
+ * Elements at `rel` below the body, each with its indexed path, memoised per body with every
+ * path above it (lines and summaries share DatiBeniServizi).
+ */
 export function each(c: BodyContext, rel: string): Located[] {
   const known = c.memo.get(rel);
   if (known !== undefined) return known;
-  const s = steps(rel);
-  let cur: Step[] = [new Step(c.body, null, c.base, 0)];
-  for (let i = 0; i < s.length; i++) {
-    const seg = s[i] as string;
-    const next: Step[] = [];
-    for (let j = 0; j < cur.length; j++) {
-      const up = cur[j] as Step;
-      const kids = up.el.children;
-      let count = 0;
-      for (let k = 0; k < kids.length; k++) if ((kids[k] as XmlElement).name === seg) count++;
-      if (count === 0) continue;
-      let n = 0;
-      for (let k = 0; k < kids.length; k++) {
-        const kid = kids[k] as XmlElement;
-        if (kid.name === seg) next.push(new Step(kid, up, seg, count > 1 ? ++n : 0));
-      }
+  const r = relOf(rel);
+  const from = r.up === null ? [new Step(c.body, null, c.base, 0)] : (each(c, r.up) as Step[]);
+  const seg = r.name;
+  let found = NO_STEPS;
+  for (let j = 0; j < from.length; j++) {
+    const up = from[j] as Step;
+    const kids = up.el.children;
+    let count = 0;
+    for (let k = 0; k < kids.length; k++) if ((kids[k] as XmlElement).name === seg) count++;
+    if (count === 0) continue;
+    if (found === NO_STEPS) found = [];
+    let n = 0;
+    for (let k = 0; k < kids.length; k++) {
+      const kid = kids[k] as XmlElement;
+      if (kid.name === seg) found.push(new Step(kid, up, seg, count > 1 ? ++n : 0));
     }
-    cur = next;
   }
-  c.memo.set(rel, cur);
-  return cur;
+  c.memo.set(rel, found);
+  return found;
 }
 
 export const LINES = 'DatiBeniServizi/DettaglioLinee';
 export const RIEPILOGO = 'DatiBeniServizi/DatiRiepilogo';
 export const CASSA = 'DatiGenerali/DatiGeneraliDocumento/DatiCassaPrevidenziale';
 
-
+export { all, at, child, textAt } from '../../invoice/lookup.js';
 export { Dec, finding };
 export type { Finding, XmlElement };
