@@ -138,8 +138,8 @@ describe('systemd unit (config/fatturad.service)', () => {
     ['Service', 'ExecReload', '/bin/kill -HUP $MAINPID'],
     ['Service', 'Restart', 'on-failure'],
     ['Service', 'RestartSec', '5'],
-    // exit codes of src/cli.ts: 3 invalid configuration, 4 already running
-    ['Service', 'RestartPreventExitStatus', '3 4'],
+    // exit codes of src/cli.ts: 3 invalid configuration, 4 already running, 5 store damaged
+    ['Service', 'RestartPreventExitStatus', '3 4 5'],
     ['Service', 'KillSignal', 'SIGTERM'],
     // above the daemon's own 20 s stop deadline
     ['Service', 'TimeoutStopSec', '30'],
