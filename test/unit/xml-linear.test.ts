@@ -64,6 +64,44 @@ function randomMarkup(seed: number): Gen {
   };
 }
 
+/**
+ * A one-line invoice of about n characters with random edits at the same relative places whatever
+ * n: cut short, a span deleted, markup noise inserted, a span nested in itself (deeper), an astral
+ * character added (the fast reader takes it now; a lone half of one sends the file to saxes).
+ */
+function mutatedInvoice(seed: number): Gen {
+  return (n) => {
+    const rnd = prng(seed);
+    let t = bigInvoice(n, { oneLine: true });
+    const NOISE = [
+      '<',
+      '</',
+      '>',
+      '&',
+      '&#0;',
+      ']]>',
+      '<![CDATA[',
+      '<!--',
+      '"',
+      '<?x?>',
+      '\u{1F600}',
+      '\ud83d',
+      '<x xmlns:xml="http://www.w3.org/XML/1998/namespace">',
+    ];
+    for (let k = 0; k < 1 + Math.floor(rnd() * 3); k++) {
+      const at = Math.floor(rnd() * t.length);
+      const kind = Math.floor(rnd() * 5);
+      if (kind === 0) t = t.slice(0, at);
+      else if (kind === 1) t = t.slice(0, at) + t.slice(at + Math.floor(rnd() * 200));
+      else if (kind === 2)
+        t = t.slice(0, at) + (NOISE[Math.floor(rnd() * NOISE.length)] as string) + t.slice(at);
+      else if (kind === 3) t = t.slice(0, at) + '<a>'.repeat(Math.floor(rnd() * 100)) + t.slice(at);
+      else t = t.slice(0, at) + '\u{1F600}' + t.slice(at);
+    }
+    return t;
+  };
+}
+
 function steps(text: string, engine: 'auto' | 'saxes'): number {
   const work: WorkCounter = { steps: 0 };
   parseXmlText(text, 'utf-8', { engine, work });
@@ -76,13 +114,18 @@ describe('every parse path is linear in its input (operation counts)', () => {
   const gens: [string, Gen][] = [
     ...Object.entries(GENERATORS),
     ...[1, 2, 3].map((k): [string, Gen] => [`random markup ${k}`, randomMarkup(SEED + k)]),
+    ...Array.from({ length: 12 }, (_, k): [string, Gen] => [
+      `one-line invoice with random edits ${k + 1}`,
+      mutatedInvoice(SEED * 100 + k),
+    ]),
   ];
   for (const engine of ['auto', 'saxes'] as const) {
     it.each(gens)(`${engine}: %s`, (_name, gen) => {
       const sizes = [N, 2 * N, 4 * N, 8 * N];
       const perChar = sizes.map((n) => {
         const text = gen(n);
-        expect(text.length).toBeGreaterThan(n / 2);
+        // (A random cut may leave little: the work per character is compared all the same.)
+        if (!/random edits/.test(_name)) expect(text.length).toBeGreaterThan(n / 2);
         return steps(text, engine) / text.length;
       });
       // Some work is done: the counter is wired through this path.
@@ -145,8 +188,9 @@ describe('the inputs that froze the daemon', () => {
         expect(p.errors[0]?.messageIt).toMatch(/annidati oltre 64 livelli/);
         expect(p.errors[0]?.column).toBe(64 * 3 + 1);
       }
-      // saxes stops at the 65th level: it never sees the rest of the file.
-      if (engine === 'saxes') expect(work.steps).toBeLessThan(2_000);
+      // saxes stops at the 65th level: beyond the three scans of the line tracking (line feeds,
+      // carriage returns, surrogates), it consumes a few hundred characters, not the file.
+      if (engine === 'saxes') expect(work.steps - 3 * text.length).toBeLessThan(2_000);
       else expect(work.steps / text.length).toBeLessThan(16);
     }
     const r = await validateFile('IT12345670017_00001.xml', Buffer.from(text), { fileName: 'off' });
