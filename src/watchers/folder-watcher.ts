@@ -39,6 +39,12 @@ interface Candidate {
 
 /** How soon a file held open by its writer is looked at again, at most. */
 const OPEN_RECHECK_MS = 1000;
+/**
+ * One look at /proc serves the rounds of this many milliseconds (a look costs a few ms: a burst of
+ * files arriving one by one would otherwise pay it per file). A writer that opens a file after that
+ * look and before the claim is seen by intake, which then keeps a private copy (intake.ts).
+ */
+const OPEN_SCAN_TTL_MS = 100;
 
 export class FolderWatcher {
   private readonly watchers = new Map<string, FSWatcher>();
@@ -55,6 +61,7 @@ export class FolderWatcher {
   private readonly folderConditions = new Conditions();
   /** Folders whose watch failed and was logged (logged again only after it worked once). */
   private readonly watchFailed = new Set<string>();
+  private openScan: { at: number; dirs: string; open: Set<string> } | null = null;
 
   constructor(
     private folders: FolderConfig[],
@@ -258,8 +265,15 @@ export class FolderWatcher {
       const dir = path.dirname(file);
       if (!byDir.has(dir)) byDir.set(dir, canonicalDir(dir));
     }
-    const open = openForWriting([...new Set(byDir.values())]);
     const now = Date.now();
+    const dirs = [...new Set(byDir.values())].sort();
+    const key = dirs.join('\0');
+    const cached = this.openScan;
+    const open =
+      cached && now - cached.at < OPEN_SCAN_TTL_MS && dirs.every((d) => cached.dirs.split('\0').includes(d))
+        ? cached.open
+        : openForWriting(dirs);
+    if (open !== cached?.open) this.openScan = { at: now, dirs: key, open };
     for (const file of ready) {
       const c = this.candidates.get(file);
       if (!c) continue;
