@@ -104,7 +104,8 @@ export async function validateFile(
 
   let xml = bytes;
   let signed: ValidationResult['signed'] = 'none';
-  if (/\.p7m$/i.test(name) || looksLikeP7m(bytes)) {
+  // A file that opens with '<' is XML, not a signed envelope (spares looksLikeP7m's decoding).
+  if (/\.p7m$/i.test(name) || (bytes[0] !== 0x3c && looksLikeP7m(bytes))) {
     const p7m = await unwrapP7m(bytes, {
       trustedCAs: opts.trustedCAs ?? [],
       trustAnchors: opts.trustAnchors ?? [],

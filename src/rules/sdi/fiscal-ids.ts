@@ -4,12 +4,15 @@
  * offline (digest §6.2).
  */
 
+/** The office codes (digits 8-10) above 100 that are valid too. */
+const SPECIAL_OFFICES = new Set([120, 121, 888, 999]);
+
 /** Partita IVA (and 11-digit codice fiscale of legal persons): Luhn mod 10 plus the office code. */
 export function isValidPartitaIva(s: string): boolean {
   if (!/^[0-9]{11}$/.test(s)) return false;
   if (/^0{7}/.test(s)) return false;
   const office = Number(s.slice(7, 10));
-  if (!((office >= 1 && office <= 100) || [120, 121, 888, 999].includes(office))) return false;
+  if (!((office >= 1 && office <= 100) || SPECIAL_OFFICES.has(office))) return false;
   let sum = 0;
   for (let i = 0; i < 11; i++) {
     let d = s.charCodeAt(i) - 48;
