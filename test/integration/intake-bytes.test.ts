@@ -59,7 +59,8 @@ function first(events: string[], file: string, from = 0): Promise<LogLine> {
       .slice(from)
       .find(
         (l) =>
-          events.includes(l.event ?? '') && (l.file === file || (typeof l.file === 'string' && l.file.endsWith(`/${file}`))),
+          events.includes(l.event ?? '') &&
+          (l.file === file || (typeof l.file === 'string' && l.file.endsWith(`/${file}`))),
       ),
   );
 }
