@@ -493,6 +493,8 @@ export class Daemon {
     if (next.dataDir !== this.config.dataDir) needRestart.push('dataDir');
     if (JSON.stringify(next.http) !== JSON.stringify(this.config.http)) needRestart.push('http');
     if (next.validation.workers !== this.config.validation.workers) needRestart.push('validation.workers');
+    if (JSON.stringify(next.validation.budget) !== JSON.stringify(this.config.validation.budget))
+      needRestart.push('validation.budget');
     if (JSON.stringify(next.channel) !== JSON.stringify(this.config.channel)) needRestart.push('channel');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
