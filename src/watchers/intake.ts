@@ -75,6 +75,8 @@ export class Intake {
   private folders: FolderConfig[];
   /** Files that could not be taken, by path: the reason logged last (each is logged once). */
   private readonly claimFailed = new Map<string, string>();
+  /** The cause of the last failed claim batch (logged once until a batch works). */
+  private batchFailure: string | null = null;
   /** Unreadable files already reported, by path and identity (a chmod makes them new). */
   private readonly unreadable = new Set<string>();
 
@@ -123,9 +125,15 @@ export class Intake {
       }
       try {
         await this.claimBatch(batch);
+        this.batchFailure = null;
       } catch (err) {
         this.events.onError?.();
-        this.log.error({ event: 'intake.error', err }, 'claim batch failed; files stay where they are');
+        // Once per cause (a full disk fails every batch at every scan): again after a batch worked.
+        const cause = (err as Error).message;
+        if (this.batchFailure !== cause) {
+          this.batchFailure = cause;
+          this.log.error({ event: 'intake.error', err }, 'claim batch failed; files stay where they are');
+        }
       } finally {
         for (const o of batch) this.busy.delete(o.file);
       }
