@@ -88,6 +88,7 @@ describe('a large received invoice does not stall the daemon', () => {
         ca: [fs.readFileSync(pki.caCert)],
       },
       scenario: 'deliver',
+      delayMs: 0,
       log: quiet,
       retryMs: 200,
     });
