@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   readLog,
@@ -65,6 +66,16 @@ function first(events: string[], file: string, from = 0): Promise<LogLine> {
   );
 }
 
+/** Where the store keeps a document's file (read-only look at the daemon's store). */
+function spoolPath(documentId: unknown): string {
+  const db = new Database(path.join(dir, 'var', 'fatturad.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare(`SELECT path FROM documents WHERE id = ?`).get(documentId) as { path: string }).path;
+  } finally {
+    db.close();
+  }
+}
+
 function documentEvent(event: string, documentId: unknown): LogLine | undefined {
   return readLog(logFile).find((l) => l.event === event && l.documentId === documentId);
 }
@@ -87,7 +98,13 @@ afterAll(async () => {
 });
 
 describe('the bytes sent are the bytes validated', () => {
-  it('a hard link whose other name is rewritten after validation: the validated bytes are sent', async () => {
+  it('a hard link whose other name is rewritten after validation: the validated bytes are sent; a spool file damaged after validation is not sent', async () => {
+    // Another document, whose file in the spool is damaged between validation and sending.
+    const damagedName = 'IT12345670017_DM001.xml';
+    fs.writeFileSync(path.join(outbox, damagedName), invoice('DM-1'));
+    const damagedDoc = (await first(['intake.claimed'], damagedName)).documentId;
+    await waitFor('validated', () => documentEvent('validation.passed', damagedDoc));
+
     const original = invoice('HL-1');
     const other = path.join(erp, 'export.xml');
     const name = 'IT12345670017_HL001.xml';
@@ -105,6 +122,8 @@ describe('the bytes sent are the bytes validated', () => {
     expect(changed.equals(original)).toBe(false);
     fs.writeFileSync(other, changed);
     expect(fs.statSync(other).nlink).toBe(1); // the spool holds a copy of its own, not this inode
+    const spooled = spoolPath(damagedDoc);
+    fs.writeFileSync(spooled, changed);
 
     // Sending on: the document goes, with the bytes that were validated.
     const from = readLog(logFile).length;
@@ -117,6 +136,13 @@ describe('the bytes sent are the bytes validated', () => {
       ),
     );
     expect(outcome.event).toBe('send.accepted');
+    // The damaged one (taken first, so looked at in the same passes): one alert, never sent.
+    await waitFor('the alert', () => documentEvent('send.integrity_mismatch', damagedDoc));
+    expect(readLog(logFile).filter((l) => l.event === 'send.integrity_mismatch')).toHaveLength(1);
+    expect(documentEvent('send.queued', damagedDoc)).toBeUndefined();
+    expect(
+      readLog(logFile).filter((l) => l.event === 'sim.received' && l.nomeFile === damagedName),
+    ).toHaveLength(0);
     expect(readLog(logFile).filter((l) => l.event === 'intake.private_copy' && l.file === name)).toHaveLength(
       1,
     );
