@@ -41,12 +41,21 @@ function hashFile(file: string): { sha256: string; size: number } {
   return { sha256: hash.digest('hex'), size };
 }
 
+/** A WAL with frames: commits not yet in the database file (an empty one, left by a reader, holds none). */
+function walHoldsCommits(db: string): boolean {
+  try {
+    return fs.statSync(`${db}-wal`).size > 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Seals the closed store: only when no WAL is left (every commit is in the database file, and no
  * other connection has it open). Written atomically (temp name, fsync, rename, fsync folder).
  */
 export function writeSeal(db: string): boolean {
-  if (!fs.existsSync(db) || fs.existsSync(`${db}-wal`)) return false;
+  if (!fs.existsSync(db) || walHoldsCommits(db)) return false;
   const seal: Seal = {
     ...hashFile(db),
     mtimeMs: fs.statSync(db).mtimeMs,
@@ -92,7 +101,7 @@ export function checkSeal(db: string, opts: { quick?: boolean } = {}): SealCheck
     return { state: 'none' };
   }
   if (typeof seal.sha256 !== 'string') return { state: 'none' };
-  if (fs.existsSync(`${db}-wal`) && fs.statSync(`${db}-wal`).size > 0) return { state: 'none' };
+  if (walHoldsCommits(db)) return { state: 'none' };
   const st = fs.statSync(db);
   if (opts.quick && st.size === seal.size && st.mtimeMs === seal.mtimeMs) return { state: 'ok', seal };
   const actual = hashFile(db);
