@@ -36,29 +36,30 @@ export function invoiceKeys(root: XmlElement): InvoiceKey[] {
     soggetto === 'CC' ? 'CessionarioCommittente/DatiAnagrafici' : 'CedentePrestatore/DatiAnagrafici';
   const issuer = at(header, issuerBlock);
   const cedente = idIva(at(issuer, 'IdFiscaleIVA')) || (textAt(issuer, 'CodiceFiscale') ?? '');
-  return all(root, 'FatturaElettronicaBody').flatMap((body, i) => {
-    const dg = at(body, 'DatiGenerali/DatiGeneraliDocumento');
+  const keys: InvoiceKey[] = [];
+  const bodies = all(root, 'FatturaElettronicaBody');
+  for (let i = 0; i < bodies.length; i++) {
+    const dg = at(bodies[i], 'DatiGenerali/DatiGeneraliDocumento');
     const numeroEl = at(dg, 'Numero');
     const numero = textAt(dg, 'Numero');
     const data = textAt(dg, 'Data');
-    if (!numero || !data || !numeroEl) return [];
+    if (!numero || !data || !numeroEl) continue;
     const art73 = textAt(dg, 'Art73') === 'SI';
     const tipo = textAt(dg, 'TipoDocumento') ?? '';
-    return [
-      {
-        body: i + 1,
-        cedente,
-        numero,
-        data,
-        period: art73 ? data : data.slice(0, 4),
-        td04: tipo === 'TD04',
-        art73,
-        tipoDocumento: tipo,
-        line: numeroEl.line,
-        column: numeroEl.column,
-      },
-    ];
-  });
+    keys.push({
+      body: i + 1,
+      cedente,
+      numero,
+      data,
+      period: art73 ? data : data.slice(0, 4),
+      td04: tipo === 'TD04',
+      art73,
+      tipoDocumento: tipo,
+      line: numeroEl.line,
+      column: numeroEl.column,
+    });
+  }
+  return keys;
 }
 
 /** The identity two invoices share when SdI would call one a duplicate of the other. */

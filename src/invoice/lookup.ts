@@ -54,9 +54,15 @@ export function textAt(el: XmlElement | undefined, path: string): string | undef
 /** Every element at a slash-separated path of local names below `el`. */
 export function all(el: XmlElement | undefined, path: string): XmlElement[] {
   let cur: XmlElement[] = el ? [el] : [];
-  for (const seg of steps(path)) {
+  const s = steps(path);
+  for (let i = 0; i < s.length; i++) {
+    const seg = s[i] as string;
     const next: XmlElement[] = [];
-    for (const p of cur) for (const k of p.children) if (k.name === seg) next.push(k);
+    for (let j = 0; j < cur.length; j++) {
+      const kids = (cur[j] as XmlElement).children;
+      for (let k = 0; k < kids.length; k++)
+        if ((kids[k] as XmlElement).name === seg) next.push(kids[k] as XmlElement);
+    }
     cur = next;
   }
   return cur;

@@ -507,7 +507,8 @@ class Validator {
       if (p) this.report(decl.label, p.en, p.it, el);
       else if (def.type.base === 'ID') this.uniqueId(collapse(value), decl.label, el);
     }
-    for (const d of defs) {
+    for (let i = 0; i < defs.length; i++) {
+      const d = defs[i] as AttributeDef;
       if (d.required && el.attrs[d.name] === undefined) {
         this.report(
           decl.label,
@@ -915,8 +916,7 @@ function checkDate(v: string, t: SimpleType, name: string): Text2 | null {
   if (t.minInclusive !== undefined && m) {
     // Lower bound without time zone (as in DataFatturaType). libxml2: a value without time zone
     // compares by date; with a time zone it must be strictly after the bound's midnight in UTC.
-    const date = `${m[1]}${m[2]}-${m[3]}-${m[4]}`;
-    const cmp = compareDates(date, t.minInclusive);
+    const cmp = compareToBound(m, t.minInclusive);
     let below = cmp < 0;
     if (!below && cmp === 0 && tz) below = tz === 'Z' || tz.charCodeAt(0) === 0x2b || tz === '-00:00';
     if (below)
@@ -928,12 +928,19 @@ function checkDate(v: string, t: SimpleType, name: string): Text2 | null {
   return null;
 }
 
-/** Compares YYYY-MM-DD strings (optionally negative / longer years). */
-function compareDates(a: string, b: string): number {
-  const pa = /^(-?[0-9]+)-([0-9]{2})-([0-9]{2})$/.exec(a);
-  const pb = /^(-?[0-9]+)-([0-9]{2})-([0-9]{2})$/.exec(b);
-  if (!pa || !pb) return 0;
-  return Number(pa[1]) - Number(pb[1]) || Number(pa[2]) - Number(pb[2]) || Number(pa[3]) - Number(pb[3]);
+/** The models' date bounds (YYYY-MM-DD, optionally negative / longer years), parsed once each. */
+const BOUNDS = new Map<string, readonly [number, number, number] | null>();
+
+/** Compares a date matched by DATE or DATE_TIME with a bound, as YYYY-MM-DD strings compare. */
+function compareToBound(m: RegExpExecArray, bound: string): number {
+  let b = BOUNDS.get(bound);
+  if (b === undefined) {
+    const pb = /^(-?[0-9]+)-([0-9]{2})-([0-9]{2})$/.exec(bound);
+    b = pb ? [Number(pb[1]), Number(pb[2]), Number(pb[3])] : null;
+    BOUNDS.set(bound, b);
+  }
+  if (b === null) return 0;
+  return Number(`${m[1]}${m[2]}`) - b[0] || Number(m[3]) - b[1] || Number(m[4]) - b[2];
 }
 
 function b64(c: number): number {
