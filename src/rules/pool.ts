@@ -212,7 +212,7 @@ export class ValidationPool {
         slot.seen = started;
         slot.since = now;
       } else if (started > slot.done && now - slot.since > this.budget.timeMs) {
-        this.overBudget(slot, 'time');
+        this.overBudget(slot, 'time', started);
       }
     }
   }
@@ -221,10 +221,13 @@ export class ValidationPool {
    * The file the worker of `slot` is on went past its budget: it gets its verdict, the other
    * files the worker held go back to the front of the queue, and a new worker takes the place.
    */
-  private overBudget(slot: Slot, over: 'time' | 'memory'): void {
+  private overBudget(slot: Slot, over: 'time' | 'memory', started?: number): void {
     const i = this.slots.indexOf(slot);
     if (i < 0) return;
-    const current = Atomics.load(slot.progress, 0) - 1 - slot.done;
+    const now = Atomics.load(slot.progress, 0);
+    // The worker moved on since the watchdog looked: that file was within its budget after all.
+    if (started !== undefined && now !== started) return;
+    const current = now - 1 - slot.done;
     const culprit = slot.order[current];
     const others = slot.order.filter((j) => j !== culprit);
     slot.inflight.clear();
