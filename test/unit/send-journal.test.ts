@@ -13,6 +13,7 @@ import {
   SendJournal,
   type AttemptRecord,
 } from '../../src/store/journal.js';
+import { StoreGuard } from '../../src/store/guard.js';
 import { Store } from '../../src/store/store.js';
 import { waitFor } from '../helpers/daemon.js';
 import { EX, example } from '../helpers/spec.js';
@@ -206,5 +207,65 @@ describe('send journal and the sending step', () => {
     expect(compareWithJournal(store, records)).toEqual([]);
     // The SdI file names stay used: the counter never hands them out again.
     expect(store.nextSdiName('IT12345670017', '.xml')).not.toBe(sent[0]);
+  });
+});
+
+describe('send journal compaction', () => {
+  it('at a start, records the store has settled and older than journalKeepDays are dropped; the others kept', () => {
+    const { t, config } = setup();
+    config.store.journalKeepDays = 30;
+    const store = new Store(config.paths.db);
+    const sent = validatedDocument(store, t.dir, 'a.xml', FPR12);
+    const held = validatedDocument(
+      store,
+      t.dir,
+      'b.xml',
+      Buffer.from(FPR12.toString().replace(/<Numero>[^<]*</, '<Numero>B-2<')),
+    );
+    const old = '2020-01-01T00:00:00.000Z';
+    const recent = new Date().toISOString();
+    const rec = (id: number, name: string, at: string): AttemptRecord => ({
+      ...record(id, { sdiName: name, sha256: store.getDocument(id)?.sha256 ?? '' }),
+      t: 'attempt',
+      at,
+      node: 'n',
+      pid: 1,
+    });
+    for (const [id, name] of [
+      [sent, 'IT12345670017_00001.xml'],
+      [held, 'IT12345670017_00002.xml'],
+    ] as const) {
+      store.beginSending(id, { channel: 'test', sdiName: name, flow: 'b2b' });
+      store.markAttempt(id);
+    }
+    store.recordSent(sent, '123');
+    store.holdInDoubt(held, 'in doubt');
+    const lines = [
+      rec(sent, 'IT12345670017_00001.xml', old), // settled and old: dropped
+      rec(held, 'IT12345670017_00002.xml', old), // not settled: kept
+      rec(sent, 'IT12345670017_00001.xml', recent), // settled but recent: kept
+    ];
+    store.close();
+    fs.writeFileSync(path.join(config.dataDir, 'sends.journal'), lines.map(encodeRecord).join(''));
+
+    const events: { event?: string; dropped?: number; kept?: number }[] = [];
+    const capture = pino(
+      { level: 'info' },
+      { write: (l: string) => void events.push(JSON.parse(l) as never) },
+    );
+    const guard = new StoreGuard(config, capture);
+    const opened = guard.open();
+    cleanups.push(() => {
+      opened.store.close();
+      guard.close();
+    });
+    expect(guard.heldAtStart).toEqual([]);
+    expect(events.find((e) => e.event === 'store.journal_compacted')).toMatchObject({ dropped: 1, kept: 2 });
+    expect(readJournalFile(guard.journal.file).records.map((r) => [r.sdiName, r.at])).toEqual([
+      ['IT12345670017_00002.xml', old],
+      ['IT12345670017_00001.xml', recent],
+    ]);
+    // The WAL was folded into the file before the rewrite: losing it now cannot undo the outcome.
+    expect(fs.statSync(`${config.paths.db}-wal`).size).toBe(0);
   });
 });
