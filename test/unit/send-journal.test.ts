@@ -269,3 +269,41 @@ describe('send journal compaction', () => {
     expect(fs.statSync(`${config.paths.db}-wal`).size).toBe(0);
   });
 });
+
+describe('the store guard at a start', () => {
+  it('a journal whose last line was torn by a crash: the torn line is cut off, the records before it still hold the store', () => {
+    const { t, config } = setup();
+    new Store(config.paths.db).close(); // a store that never saw the send below
+    const file = path.join(config.dataDir, 'sends.journal');
+    const claimed = path.join(t.dir, 'claimed.xml');
+    fs.writeFileSync(claimed, FPR12);
+    const whole = encodeRecord({
+      t: 'attempt',
+      ...record(7, { sdiName: 'IT12345670017_00007.xml', path: claimed }),
+      at: new Date().toISOString(),
+      node: 'n',
+      pid: 1,
+    });
+    fs.writeFileSync(file, whole + whole.replace('00007', '00008').slice(0, 77));
+
+    const events: { event?: string; tornBytes?: number; count?: number }[] = [];
+    const capture = pino(
+      { level: 'info' },
+      { write: (l: string) => void events.push(JSON.parse(l) as never) },
+    );
+    const guard = new StoreGuard(config, capture);
+    const { store } = guard.open();
+    cleanups.push(() => {
+      store.close();
+      guard.close();
+    });
+    expect(events.find((e) => e.event === 'store.journal_torn')).toMatchObject({ tornBytes: 77 });
+    expect(events.find((e) => e.event === 'store.behind_journal')).toMatchObject({ count: 1 });
+    expect(guard.heldAtStart.map((h) => [h.sdiName, h.missing])).toEqual([
+      ['IT12345670017_00007.xml', 'document'],
+    ]);
+    expect(fs.readFileSync(file, 'utf8')).toBe(whole);
+    const doc = store.getDocument(guard.heldAtStart[0]?.documentId ?? 0);
+    expect(doc).toMatchObject({ state: 'sending', path: claimed, originalName: 'f7.xml' });
+  });
+});
