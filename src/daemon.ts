@@ -496,6 +496,7 @@ export class Daemon {
     if (JSON.stringify(next.validation.budget) !== JSON.stringify(this.config.validation.budget))
       needRestart.push('validation.budget');
     if (JSON.stringify(next.channel) !== JSON.stringify(this.config.channel)) needRestart.push('channel');
+    if (JSON.stringify(next.store) !== JSON.stringify(this.config.store)) needRestart.push('store');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);
