@@ -437,7 +437,8 @@ export class Daemon {
       checks[`folder:${folder}`] = { ok: h.ok, ...(h.error ? { detail: h.error } : {}) };
     }
     // The data folder's free space, the store's commits (src/health/monitor.ts).
-    for (const p of this.healthMonitor?.conditions.list() ?? []) checks[p.check] = { ok: false, detail: p.detail };
+    for (const p of this.healthMonitor?.conditions.list() ?? [])
+      checks[p.check] = { ok: false, detail: p.detail };
     // The health port opens early in the start (a taken port stops it before anything is sent).
     if (!this.ready) checks.starting = { ok: false, detail: 'the daemon is starting' };
     const ok = Object.values(checks).every((x) => x.ok) && this.stopping === null;

@@ -236,7 +236,9 @@ const cases: Case[] = [
     'an archive_keys row moved to another document',
     (s) => {
       s.store.db
-        .prepare(`UPDATE archive_keys SET document = 'out:1' WHERE document = 'out:3' AND role = 'cessionario'`)
+        .prepare(
+          `UPDATE archive_keys SET document = 'out:1' WHERE document = 'out:3' AND role = 'cessionario'`,
+        )
         .run();
     },
     { code: 'keys-altered', field: 'document' },
