@@ -7,6 +7,7 @@ import { ValidationPool, poolSize } from '../rules/pool.js';
 import { TSL, TslAnchors } from '../trust/anchors.js';
 import { duplicateFindings } from '../rules/validate.js';
 import type { DocumentRow, Store } from '../store/store.js';
+import { sha256 } from '../util/fsx.js';
 import { rejectDocument } from './reports.js';
 
 /**
@@ -34,6 +35,8 @@ export class ValidationStep {
   private readonly pool: ValidationPool;
   private readonly concurrency: number;
   private bytesInFlight = 0;
+  /** Documents whose file no longer holds the bytes recorded at claim: alerted once per content. */
+  private readonly damaged = new Map<number, string>();
 
   constructor(
     private readonly store: Store,
@@ -128,7 +131,10 @@ export class ValidationStep {
   private async validate(id: number): Promise<void> {
     const doc = this.store.getDocument(id);
     if (!doc || doc.state !== 'received' || !doc.path) return;
+    // What is validated is what is sent: the bytes read once, their sha256 compared with the one
+    // recorded when the file was taken, and those bytes validated (never the file read again).
     const bytes = await fsp.readFile(doc.path);
+    if (!this.intact(doc, bytes)) return;
     // A trusted list configured but unusable (missing, too old): the CA is not checked at all.
     const anchors = this.tsl?.current();
     const verdict = await this.pool.validate(doc.originalName, bytes, {
@@ -190,6 +196,35 @@ export class ValidationStep {
       },
       `rejected ${doc.originalName}: ${reason}`,
     );
+  }
+
+  /** The bytes read have the sha256 recorded at claim; otherwise one alert per document and content. */
+  private intact(doc: DocumentRow, bytes: Buffer): boolean {
+    const actual = sha256(bytes);
+    if (actual === doc.sha256) {
+      this.damaged.delete(doc.id);
+      return true;
+    }
+    if (this.damaged.get(doc.id) !== actual) {
+      this.damaged.set(doc.id, actual);
+      this.events.onError?.();
+      // The sending step's alert (send-step.ts): one event for "the spool file is not what was taken".
+      this.log.error(
+        {
+          event: 'send.integrity_mismatch',
+          step: 'validation',
+          documentId: doc.id,
+          file: doc.originalName,
+          path: doc.path,
+          expected: doc.sha256,
+          actual,
+        },
+        `document ${doc.id} (${doc.originalName}) is not validated: its file changed after it was taken ` +
+          `(sha256 ${actual}, taken ${doc.sha256}). It stays received, neither validated nor sent: ` +
+          `put the file taken back at ${doc.path ?? '?'}; it is validated at the next start`,
+      );
+    }
+    return false;
   }
 }
 
