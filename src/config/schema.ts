@@ -49,6 +49,7 @@ const configShape = z.strictObject({
       .union([z.literal('tsl'), z.array(z.string().min(1))])
       .transform((v) => (typeof v === 'string' ? [v] : v)),
     fileName: z.enum(['error', 'warning', 'off']),
+    /** 0: in the main thread, except files over 64 KB, still on one worker within the budget. */
     workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]),
     /** Per file, on a worker: past either, the file gets 00200 "too complex" (src/rules/pool.ts). */
     budget: z.strictObject({

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Finding } from '../rules/finding.js';
-import { ValidationPool, poolSize } from '../rules/pool.js';
+import { OFF_THREAD_BYTES, ValidationPool, poolSize } from '../rules/pool.js';
 import { TSL, TslAnchors } from '../trust/anchors.js';
 import { duplicateFindings } from '../rules/validate.js';
 import type { DocumentRow, Store } from '../store/store.js';
@@ -33,6 +33,14 @@ export class ValidationStep {
   /** The kept trusted list when validation.trustedCAs names it. */
   private tsl: TslAnchors | null = null;
   private readonly pool: ValidationPool;
+  /**
+   * With validation.workers 0 (every file in this thread), the one worker that still takes files
+   * over OFF_THREAD_BYTES: in this thread nothing could stop a file past validation.budget, and
+   * one hostile file would freeze the daemon. Made at the first such file.
+   */
+  private large: ValidationPool | null = null;
+  /** validation.budget as at the start (it changes only with a restart, as the workers). */
+  private readonly budget: Config['validation']['budget'];
   private readonly concurrency: number;
   private bytesInFlight = 0;
   /** Documents whose file no longer holds the bytes recorded at claim: alerted once per content. */
@@ -45,7 +53,8 @@ export class ValidationStep {
     private readonly events: ValidationEvents = {},
   ) {
     this.loadCAs();
-    this.pool = new ValidationPool(poolSize(config.validation.workers), config.validation.budget);
+    this.budget = config.validation.budget;
+    this.pool = new ValidationPool(poolSize(config.validation.workers), this.budget);
     // Enough files in flight for the workers to get full batches, within a memory bound.
     this.concurrency = this.pool.capacity;
   }
@@ -126,6 +135,7 @@ export class ValidationStep {
     this.queue.clear();
     await this.idle();
     await this.pool.close();
+    await this.large?.close();
   }
 
   private async validate(id: number): Promise<void> {
@@ -137,7 +147,11 @@ export class ValidationStep {
     if (!this.intact(doc, bytes)) return;
     // A trusted list configured but unusable (missing, too old): the CA is not checked at all.
     const anchors = this.tsl?.current();
-    const verdict = await this.pool.validate(doc.originalName, bytes, {
+    const pool =
+      this.pool.size === 0 && bytes.length > OFF_THREAD_BYTES
+        ? (this.large ??= new ValidationPool(1, this.budget))
+        : this.pool;
+    const verdict = await pool.validate(doc.originalName, bytes, {
       fileName: this.config.validation.fileName,
       maxFileBytes: this.config.intake.maxFileBytes,
       trustedCAs: anchors === null ? [] : this.trustedCAs,
