@@ -17,6 +17,10 @@ import { canonicalDir, openForWriting } from './writers.js';
  * measured here and left out: it re-lists and stats the whole folder on every change (at most
  * once a second), which with 20,000 waiting files cost 3.6x the throughput and 3x the memory.
  *
+ * Entries that are not regular files (a FIFO, a socket, a device, a symbolic link: special.ts) are
+ * looked at with lstat only, never opened nor followed, and offered at once so that intake leaves
+ * them in place with one report.
+ *
  * A file that looks complete but that some process still holds open for writing (see writers.ts)
  * is not offered: its writer may add to it after it was checked. It is looked at again until the
  * writer closes it.
@@ -35,6 +39,8 @@ interface Candidate {
   dueAt: number;
   /** Held because a process had it open for writing (logged once). */
   heldOpen?: boolean;
+  /** Not a regular file (see special.ts): offered at once, to be reported, never opened. */
+  special?: boolean;
 }
 
 /** How soon a file held open by its writer is looked at again, at most. */
@@ -155,7 +161,8 @@ export class FolderWatcher {
       let problem: { kind: string; detail: string } | null = null;
       try {
         const entries = await fsp.readdir(folder.path, { withFileTypes: true });
-        for (const e of entries) if (e.isFile()) this.observe(folder, path.join(folder.path, e.name));
+        // Everything but folders: entries that are not regular files are offered too, to be reported.
+        for (const e of entries) if (!e.isDirectory()) this.observe(folder, path.join(folder.path, e.name));
         // Taking a file renames it out of the folder: that needs write (and search) permission.
         await fsp.access(folder.path, fs.constants.W_OK | fs.constants.X_OK).catch((err: unknown) => {
           problem = {
@@ -232,15 +239,22 @@ export class FolderWatcher {
     if (!c) return false;
     let st;
     try {
-      st = await fsp.stat(file, { bigint: true });
+      // lstat: a symbolic link is looked at as itself, never followed.
+      st = await fsp.lstat(file, { bigint: true });
     } catch {
       this.candidates.delete(file);
       return false;
     }
-    if (!st.isFile()) {
+    if (st.isDirectory()) {
       this.candidates.delete(file);
       return false;
     }
+    if (!st.isFile()) {
+      // A FIFO, a socket, a device or a link: nothing to wait for; intake reports it (once).
+      c.special = true;
+      return true;
+    }
+    c.special = false;
     const a = assess(
       c.tracked,
       { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs },
@@ -277,6 +291,11 @@ export class FolderWatcher {
     for (const file of ready) {
       const c = this.candidates.get(file);
       if (!c) continue;
+      if (c.special) {
+        this.candidates.delete(file);
+        this.onReady(c.folder, file);
+        continue;
+      }
       const canonical = path.join(byDir.get(path.dirname(file)) ?? path.dirname(file), path.basename(file));
       if (open.has(canonical)) {
         if (!c.heldOpen) {

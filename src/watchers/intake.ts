@@ -1,3 +1,4 @@
+import type fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { FolderConfig, Config } from '../config/schema.js';
@@ -11,7 +12,6 @@ import {
   chooseOutputName,
   exists,
   fsyncDir,
-  fsyncFile,
   isTempName,
   moveFile,
   sha256,
@@ -21,6 +21,7 @@ import { writeRejected } from '../pipeline/reports.js';
 import { finding } from '../rules/finding.js';
 import { renderReportText, type RejectionReport } from '../rules/report.js';
 import { checkInput, fitName, isAcceptedEntryName, kindOf } from './accept.js';
+import { openRegular, putBack, SPECIAL_KIND_IT, specialKind, type SpecialKind } from './special.js';
 import { canonicalDir, openForWriting } from './writers.js';
 import { readZip, type ZipLimits } from './zip.js';
 
@@ -77,7 +78,10 @@ export class Intake {
   private readonly claimFailed = new Map<string, string>();
   /** The cause of the last failed claim batch (logged once until a batch works). */
   private batchFailure: string | null = null;
-  /** Unreadable files already reported, by path and identity (a chmod makes them new). */
+  /**
+   * Files left in their folder and already reported, by path and identity: unreadable ones (a
+   * chmod makes them new) and entries that are not regular files.
+   */
   private readonly unreadable = new Set<string>();
 
   constructor(
@@ -167,31 +171,38 @@ export class Intake {
     const claimedDir = this.config.paths.claimed;
     await fsp.mkdir(claimedDir, { recursive: true });
 
-    // A file that vanished or turned into something else since it was offered is not ours; one
-    // fatturad cannot read stays where it is, with a report.
+    // A file that vanished since it was offered is not ours; one fatturad cannot read, or that is
+    // not a regular file (a FIFO, a socket, a device, a symbolic link), stays where it is, with a
+    // report. Opened without blocking and without following a link, whatever it became meanwhile.
     const present: Offer[] = [];
-    await Promise.all(
-      batch.map(async (o) => {
-        let st;
-        try {
-          st = await fsp.lstat(o.file);
-        } catch {
-          return; /* gone */
-        }
-        if (!st.isFile()) return;
-        try {
-          await (await fsp.open(o.file, 'r')).close();
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EACCES' || code === 'EPERM') await this.reportUnreadable(o, st, code);
-          return;
-        }
-        this.unreadable.delete(`${o.file}\0${st.ino}\0${st.ctimeMs}`);
-        present.push(o);
-      }),
-    );
+    await mapLimit(batch, 16, async (o) => {
+      let st;
+      try {
+        st = await fsp.lstat(o.file);
+      } catch {
+        return; /* gone */
+      }
+      if (st.isDirectory()) return;
+      const kind = specialKind(st);
+      if (kind) return this.reportSpecial(o, st, kind);
+      let opened;
+      try {
+        opened = await openRegular(o.file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') await this.reportUnreadable(o, st, code);
+        return;
+      }
+      if ('special' in opened) return this.reportSpecial(o, opened.st, opened.special);
+      try {
+        if (fsync) await opened.fh.sync().catch(() => undefined);
+      } finally {
+        await opened.fh.close();
+      }
+      this.unreadable.delete(`${o.file}\0${st.ino}\0${st.ctimeMs}`);
+      present.push(o);
+    });
     if (present.length === 0) return;
-    if (fsync) await mapLimit(present, 8, (o) => fsyncFile(o.file).catch(() => undefined));
 
     // 1. intent
     const rows = this.store.beginClaims(
@@ -209,6 +220,15 @@ export class Intake {
     await mapLimit(rows, 8, async (row) => {
       try {
         await moveFile(row.sourcePath, row.claimedPath, { fsync });
+        // Turned into a FIFO, a device or a link since it was looked at: back where it was.
+        const st = await fsp.lstat(row.claimedPath);
+        const kind = specialKind(st);
+        if (kind) {
+          await putBack(row.claimedPath, row.sourcePath);
+          abandoned.push(row.id);
+          await this.reportSpecial({ folder: this.folderFor(row), file: row.sourcePath }, st, kind);
+          return;
+        }
         moved.push(row);
         this.claimFailed.delete(row.sourcePath);
       } catch (err) {
@@ -642,27 +662,49 @@ export class Intake {
     });
   }
 
-  /** A file fatturad may not read: it stays in its folder, with a report in rejected/ (once). */
-  private async reportUnreadable(
-    o: Offer,
-    st: { ino: number; ctimeMs: number; size: number },
-    code: string,
-  ): Promise<void> {
-    const key = `${o.file}\0${st.ino}\0${st.ctimeMs}`;
+  /**
+   * Not a regular file (a FIFO, a socket, a device, a symbolic link): never opened, never
+   * followed; it stays in its folder, with a report in rejected/ and one event (once per entry:
+   * a FIFO's times change with each write, so they are not part of what makes it new).
+   */
+  private async reportSpecial(o: Offer, st: fs.Stats, kind: SpecialKind): Promise<void> {
+    const key = `${o.file}\0${st.ino}\0${kind}`;
     if (this.unreadable.has(key)) return;
     const name = path.basename(o.file);
+    let target: string | undefined;
+    if (kind === 'symbolic link') target = await fsp.readlink(o.file).catch(() => undefined);
+    const link = target === undefined ? '' : ` (it points to ${target})`;
     const problem = finding(
-      'UNREADABLE',
-      `fatturad may not read this file (${code}): it stays in the folder and is taken as soon as it can be read. Give the user fatturad runs as read permission on it.`,
-      `fatturad non ha il permesso di leggere questo file (${code}): resta nella cartella e sarà preso appena leggibile. Dare il permesso di lettura all'utente con cui gira fatturad.`,
+      'NOT-A-FILE',
+      `"${name}" is a ${kind}${link}, not a regular file: fatturad does not open it${kind === 'symbolic link' ? ' nor follow it' : ''} and leaves it in the folder. Put the invoice file itself in the folder (written under a temporary name, then renamed), and remove this entry.`,
+      `"${name}" è di tipo «${SPECIAL_KIND_IT[kind]}»${target === undefined ? '' : ` (punta a ${target})`}, non un file regolare: fatturad non lo apre${kind === 'symbolic link' ? ' né lo segue' : ''} e lo lascia nella cartella. Mettere nella cartella il file della fattura stesso (scritto con un nome temporaneo, poi rinominato) e togliere questa voce.`,
     );
-    // The report only: the file stays (its bytes cannot be read, so not copied).
+    const report = await this.writeReportInPlace(o, st.size, problem);
+    if (!report) return;
+    this.unreadable.add(key);
+    this.events.onOutcome?.('rejected', 0);
+    this.log.warn(
+      {
+        event: 'intake.not_a_file',
+        file: o.file,
+        folder: o.folder.path,
+        kind,
+        ...(target === undefined ? {} : { target }),
+        report,
+      },
+      `${name} is a ${kind}${link}, not a regular file: not taken, left in the folder; report ${report}`,
+    );
+  }
+
+  /** The report of a file left in its folder (its bytes are not copied): where it is, or null. */
+  private async writeReportInPlace(o: Offer, size: number, problem: Finding): Promise<string | null> {
+    const name = path.basename(o.file);
     const base = fitName(name);
     const report: RejectionReport = {
       file: base,
       source: { folder: o.folder.path, name },
       sha256: '',
-      size: st.size,
+      size,
       at: new Date().toISOString(),
       stage: 'intake',
       valid: false,
@@ -678,15 +720,35 @@ export class Intake {
       this.events.onError?.();
       this.log.error(
         { event: 'intake.error', file: o.file, err },
-        'could not write the report of an unreadable file; retried at the next scan',
+        'could not write the report of a file left in its folder; retried at the next scan',
       );
-      return;
+      return null;
     }
+    return `${out}.errors.txt`;
+  }
+
+  /** A file fatturad may not read: it stays in its folder, with a report in rejected/ (once). */
+  private async reportUnreadable(
+    o: Offer,
+    st: { ino: number; ctimeMs: number; size: number },
+    code: string,
+  ): Promise<void> {
+    const key = `${o.file}\0${st.ino}\0${st.ctimeMs}`;
+    if (this.unreadable.has(key)) return;
+    const name = path.basename(o.file);
+    const problem = finding(
+      'UNREADABLE',
+      `fatturad may not read this file (${code}): it stays in the folder and is taken as soon as it can be read. Give the user fatturad runs as read permission on it.`,
+      `fatturad non ha il permesso di leggere questo file (${code}): resta nella cartella e sarà preso appena leggibile. Dare il permesso di lettura all'utente con cui gira fatturad.`,
+    );
+    // The report only: the file stays (its bytes cannot be read, so not copied).
+    const report = await this.writeReportInPlace(o, st.size, problem);
+    if (!report) return;
     this.unreadable.add(key);
     this.events.onOutcome?.('rejected', 0);
     this.log.warn(
-      { event: 'intake.unreadable', file: o.file, folder: o.folder.path, code, report: `${out}.errors.txt` },
-      `cannot read ${name} (${code}); it stays in the folder: report ${out}.errors.txt`,
+      { event: 'intake.unreadable', file: o.file, folder: o.folder.path, code, report },
+      `cannot read ${name} (${code}); it stays in the folder: report ${report}`,
     );
   }
 
