@@ -43,6 +43,8 @@ export function validateStructure(root: XmlElement): Finding[] {
 }
 
 const MAX_ERRORS = 50;
+/** Up to this many keys a state's keys are compared one by one, past it looked up in its map. */
+const SCAN_KEYS = 8;
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 const XSI_PREFIX = `{${XSI}}`;
 /**
@@ -267,7 +269,16 @@ class Validator {
       const c = kids[i] as XmlElement;
       const k = key(c);
       if (!failed) {
-        let p = s.next.get(k);
+        let p: number | undefined;
+        const keys = s.keys;
+        if (keys.length <= SCAN_KEYS) {
+          for (let j = 0; j < keys.length; j++) {
+            if (keys[j] === k) {
+              p = s.targets[j];
+              break;
+            }
+          }
+        } else p = s.next.get(k);
         if (p === undefined && s.wildcards.length > 0) {
           for (const w of s.wildcards) {
             const wd = a.positions[w]?.wildcard;

@@ -305,6 +305,12 @@ export interface State {
   readonly accepting: boolean;
   /** Next position by element key (local name, or `{ns}name` for namespaced elements). */
   readonly next: ReadonlyMap<string, number>;
+  /**
+   * The same as two lists in model order (keys[i] leads to targets[i]). Most states have a few
+   * keys: comparing a parsed name with each (by length first) costs less than hashing it.
+   */
+  readonly keys: readonly string[];
+  readonly targets: readonly number[];
   /** Wildcard positions reachable from here. */
   readonly wildcards: readonly number[];
   /** All positions reachable from here, in model order (for messages). */
@@ -415,7 +421,14 @@ export function compileAutomaton(type: ComplexType): Automaton {
         next.set(key, i);
       } else wildcards.push(i);
     }
-    return { accepting, next, wildcards, candidates: sorted };
+    return {
+      accepting,
+      next,
+      keys: [...next.keys()],
+      targets: [...next.values()],
+      wildcards,
+      candidates: sorted,
+    };
   };
   const states: State[] = [mkState(top.first, top.nullable)];
   positions.forEach((_p, i) => states.push(mkState(follow[i] ?? new Set(), top.last.has(i))));
