@@ -281,4 +281,40 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX archive_keys_idsdi ON archive_keys(identificativo_sdi);
     `,
   },
+  {
+    version: 6,
+    description: 'alerts: events waiting to be grouped, messages waiting for their targets',
+    sql: `
+      -- One row per alertable event seen, until it goes into a message (src/alerts/).
+      CREATE TABLE alert_items (
+        id      INTEGER PRIMARY KEY,
+        kind    TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        item    TEXT NOT NULL
+      );
+      CREATE INDEX alert_items_kind ON alert_items(kind, id);
+
+      -- Per event kind: when its last message was made, and how many items were not listed.
+      CREATE TABLE alert_kinds (
+        kind         TEXT PRIMARY KEY,
+        last_sent_at INTEGER NOT NULL DEFAULT 0,
+        first_at     INTEGER,
+        omitted      INTEGER NOT NULL DEFAULT 0
+      );
+
+      -- The bounded queue: one row per message and target, deleted once delivered.
+      CREATE TABLE alert_queue (
+        id          INTEGER PRIMARY KEY,
+        message_id  TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL,
+        last_error  TEXT
+      );
+      CREATE INDEX alert_queue_next ON alert_queue(next_at);
+    `,
+  },
 ];
