@@ -317,4 +317,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX alert_queue_next ON alert_queue(next_at);
     `,
   },
+  {
+    version: 7,
+    description: 'outcomes folder: which state changes have their file written for the ERP',
+    sql: `
+      -- One row per state change whose outcome file was written (src/outcomes/).
+      CREATE TABLE outcomes (
+        transition_id INTEGER PRIMARY KEY REFERENCES transitions(id),
+        file          TEXT NOT NULL,
+        written_at    TEXT NOT NULL
+      );
+      -- The last transition looked at (written, or not an outcome); set when the folder is turned on.
+      CREATE TABLE outcome_cursor (
+        id              INTEGER PRIMARY KEY CHECK (id = 1),
+        after_transition INTEGER NOT NULL
+      );
+    `,
+  },
 ];
