@@ -334,4 +334,58 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'received invoices in view (search keys, signature, unwrapped copy); sends held in doubt; operator actions',
+    sql: `
+      -- A received invoice: when it was written to the import folder, its unwrapped .xml (a .p7m's
+      -- content, kept and delivered beside it) and the check of its signature (JSON).
+      ALTER TABLE passive ADD COLUMN delivered_at TEXT;
+      ALTER TABLE passive ADD COLUMN xml_name TEXT;
+      ALTER TABLE passive ADD COLUMN xml_path TEXT;
+      ALTER TABLE passive ADD COLUMN xml_delivered_path TEXT;
+      ALTER TABLE passive ADD COLUMN signature TEXT;
+      CREATE INDEX passive_idsdi ON passive(identificativo_sdi);
+      CREATE INDEX passive_nome ON passive(nome_file);
+
+      -- What finds a received invoice: each body's number and date, and its cedente.
+      CREATE TABLE passive_keys (
+        passive_id     INTEGER NOT NULL REFERENCES passive(id),
+        body           INTEGER NOT NULL,
+        numero         TEXT NOT NULL,
+        data           TEXT NOT NULL,
+        tipo_documento TEXT NOT NULL,
+        cedente_piva   TEXT,
+        cedente_cf     TEXT,
+        cedente_name   TEXT,
+        PRIMARY KEY (passive_id, body)
+      );
+      CREATE INDEX passive_keys_numero ON passive_keys(numero);
+      CREATE INDEX passive_keys_piva ON passive_keys(cedente_piva);
+      CREATE INDEX passive_keys_cf ON passive_keys(cedente_cf);
+
+      -- Why a send waits with no next attempt: 'in-doubt' (an operator must decide) or
+      -- 'handed-over' (the transport has it; SdI's first answer comes by itself), and since when.
+      ALTER TABLE outbound ADD COLUMN held TEXT;
+      ALTER TABLE outbound ADD COLUMN held_at TEXT;
+      UPDATE outbound SET held = CASE WHEN transport_ref IS NULL THEN 'in-doubt' ELSE 'handed-over' END
+        WHERE next_attempt_at = '9999-12-31T00:00:00.000Z' AND identificativo_sdi IS NULL;
+
+      -- What an operator did to a document (fatturad resend): who, from which host, when.
+      CREATE TABLE document_actions (
+        id          INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        action      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        note        TEXT
+      );
+      CREATE INDEX document_actions_document ON document_actions(document_id, id);
+      CREATE TRIGGER document_actions_no_update BEFORE UPDATE ON document_actions
+        BEGIN SELECT RAISE(ABORT, 'document actions are append-only'); END;
+      CREATE TRIGGER document_actions_no_delete BEFORE DELETE ON document_actions
+        BEGIN SELECT RAISE(ABORT, 'document actions are append-only'); END;
+    `,
+  },
 ];
