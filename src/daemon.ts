@@ -17,6 +17,7 @@ import { ValidationStep } from './pipeline/validate-step.js';
 import { InboundHandler } from './pipeline/inbound.js';
 import { SendStep } from './pipeline/send-step.js';
 import { ArchiveStep } from './pipeline/archive-step.js';
+import { OutcomeWriter } from './outcomes/writer.js';
 import { openArchive } from './archive/open.js';
 import { CredentialMonitor } from './credentials/monitor.js';
 import type { Channel } from './channels/channel.js';
@@ -132,6 +133,7 @@ export class Daemon {
   private inbound: InboundHandler | null = null;
   private sending: SendStep | null = null;
   private archiving: ArchiveStep | null = null;
+  private outcomes: OutcomeWriter | null = null;
   private credentials: CredentialMonitor | null = null;
   private channel: Channel | null = null;
   private simulator: SdiSimulator | PecSimulator | null = null;
@@ -212,11 +214,19 @@ export class Daemon {
 
     // SdI side first: answers that arrive while intake starts are stored at once.
     const store = this.store;
+    // Before any step moves a document: files for changes committed before a crash, then every new one.
+    if (c.outcomes.enabled) {
+      this.outcomes = new OutcomeWriter(store, c, this.log.child({ component: 'outcomes' }));
+      await this.outcomes.start();
+    }
     this.inbound = new InboundHandler(store, c, this.log, {
       onNotification: (kind, outcome) => this.metrics.notifications.inc({ kind, outcome }),
       onReceipt: (outcome, effect) => this.metrics.transportReceipts.inc({ outcome, effect }),
       onResend: () => this.sending?.kick(),
-      onStateChange: () => this.archiving?.kick(),
+      onStateChange: () => {
+        this.archiving?.kick();
+        this.outcomes?.kick();
+      },
       onPassive: () => {
         this.metrics.passive.inc();
         this.archiving?.kick();
@@ -270,7 +280,10 @@ export class Daemon {
         this.channel,
         this.log,
         {
-          onResult: (result) => this.metrics.sends.inc({ result }),
+          onResult: (result) => {
+            this.metrics.sends.inc({ result });
+            this.outcomes?.kick();
+          },
           onSent: () => inbound.reconcile(),
           onBlocked: () => this.metrics.sendBlocked.inc({ channel: this.channel?.name ?? 'none' }),
         },
@@ -297,6 +310,7 @@ export class Daemon {
     this.validation = new ValidationStep(this.store, c, this.log, {
       onResult: (result) => {
         this.metrics.validations.inc({ result });
+        this.outcomes?.kick();
         if (result === 'validated') this.sending?.kick();
       },
       onError: () => this.metrics.validationErrors.inc(),
@@ -307,6 +321,7 @@ export class Daemon {
       onDocument: (doc) => validation?.enqueue(doc),
       onOutcome: (outcome, docs) => {
         this.metrics.intakeFiles.inc({ outcome });
+        if (outcome !== 'accepted') this.outcomes?.kick();
         if (docs > 0) this.metrics.intakeDocuments.inc({ outcome }, docs);
       },
       onError: () => this.metrics.intakeErrors.inc(),
@@ -498,6 +513,7 @@ export class Daemon {
       needRestart.push('validation.budget');
     if (JSON.stringify(next.channel) !== JSON.stringify(this.config.channel)) needRestart.push('channel');
     if (JSON.stringify(next.store) !== JSON.stringify(this.config.store)) needRestart.push('store');
+    if (JSON.stringify(next.outcomes) !== JSON.stringify(this.config.outcomes)) needRestart.push('outcomes');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);
@@ -533,6 +549,7 @@ export class Daemon {
       await this.validation?.stop();
       await this.sending?.stop();
       await this.archiving?.stop();
+      await this.outcomes?.stop();
       this.credentials?.stop();
       await this.channel?.stop();
       await this.inbound?.close();

@@ -172,6 +172,14 @@ const configShape = z.strictObject({
     /** Where received invoices are written for the ERP, with their metadata (MT) beside them. */
     importDir: z.string().min(1),
   }),
+  outcomes: z.strictObject({
+    /** Write one file per state change of each document for the ERP (docs/outcomes.md). */
+    enabled: z.boolean(),
+    /** The outcomes folder (empty: <dataDir>/outcomes). */
+    dir: z.string(),
+    /** Also append one line per state change to <dir>/outcomes.csv. */
+    csv: z.boolean(),
+  }),
   archive: z.strictObject({
     /** Archive every invoice and SdI message once its flow has ended (see docs/archive.md). */
     enabled: z.boolean(),
@@ -378,6 +386,7 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
       },
     },
     passive: { importDir: abs(raw.passive.importDir) },
+    outcomes: { ...raw.outcomes, dir: abs(raw.outcomes.dir || path.join(raw.dataDir, 'outcomes')) },
     credentials: {
       ...raw.credentials,
       entratel: {
