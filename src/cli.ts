@@ -7,6 +7,7 @@ import { addCredentialCommands } from './credentials/cli.js';
 import { addTrustCommands } from './trust/cli.js';
 import { addStoreCommands } from './store/cli.js';
 import type { Store } from './store/store.js';
+import { addAlertsCommands } from './alerts/cli.js';
 import { VERSION } from './version.js';
 
 /*
@@ -512,6 +513,11 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
+  addAlertsCommands(program, {
+    config: (file) => configOrExit(file),
+    out,
+    exit: (code) => process.exit(code),
+  });
       process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
     }
     if (isStoreDamage(err)) await storeDamagedExit(damageProblem(err));

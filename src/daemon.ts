@@ -26,6 +26,8 @@ import { SdiCoopChannel } from './channels/soap/sdicoop.js';
 import type { PecSimulator } from './sim/pec.js';
 import { SdiSimulator } from './sim/simulator.js';
 import { VERSION } from './version.js';
+import { Alerts } from './alerts/alerts.js';
+import { AlertSecretError } from './alerts/targets.js';
 
 /** The composition root: builds every part from the configuration and wires them together. */
 
@@ -139,6 +141,7 @@ export class Daemon {
   private simulator: SdiSimulator | PecSimulator | null = null;
   private watcher: FolderWatcher | null = null;
   private healthMonitor: HealthMonitor | null = null;
+  private alerts: Alerts | null = null;
   private ops: OpsServer | null = null;
   /** The locks held: the data folder first, then the folders of ownedFolders(). */
   private locks: HeldLock[] = [];
@@ -158,6 +161,11 @@ export class Daemon {
       () => this.store,
       () => ({ queued: this.intake?.queued ?? 0, pending: this.watcher?.pending ?? 0 }),
     );
+    // Alerts listen to the log from the start: what the store's checks say at the start is kept.
+    if (this.config.alerts.enabled) {
+      this.alerts = new Alerts(this.config, this.log.child({ component: 'alerts' }));
+      this.alerts.listen();
+    }
   }
 
   start(): Promise<void> {
@@ -188,6 +196,14 @@ export class Daemon {
       throw err instanceof StoreDamagedError ? storeDamaged(err) : err;
     }
     this.guard.startSchedule();
+    try {
+      this.alerts?.open(this.store, () => {
+        const h = this.channel?.health();
+        return this.channel && h ? { name: this.channel.name, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) } : null;
+      });
+    } catch (err) {
+      throw err instanceof AlertSecretError ? new ConfigStartError([err.message]) : err;
+    }
     this.log.info(
       {
         event: 'daemon.starting',
@@ -514,6 +530,12 @@ export class Daemon {
     if (JSON.stringify(next.channel) !== JSON.stringify(this.config.channel)) needRestart.push('channel');
     if (JSON.stringify(next.store) !== JSON.stringify(this.config.store)) needRestart.push('store');
     if (JSON.stringify(next.outcomes) !== JSON.stringify(this.config.outcomes)) needRestart.push('outcomes');
+    if (
+      next.alerts.enabled !== this.config.alerts.enabled ||
+      JSON.stringify([next.alerts.email, next.alerts.webhook]) !==
+        JSON.stringify([this.config.alerts.email, this.config.alerts.webhook])
+    )
+      needRestart.push('alerts');
     this.config = { ...next, dataDir: this.config.dataDir, paths: this.config.paths, http: this.config.http };
     this.log.level = next.log.level;
     this.intake?.reconfigure(this.config);
@@ -524,6 +546,7 @@ export class Daemon {
     this.credentials?.reconfigure(this.config);
     void this.credentials?.check();
     this.healthMonitor?.reconfigure(this.config);
+    this.alerts?.reconfigure(this.config);
     await this.watcher?.reconfigure(this.config.intake.folders, {
       stableMs: next.intake.stableMs,
       trustRename: next.intake.trustRename,
@@ -555,6 +578,7 @@ export class Daemon {
       await this.inbound?.close();
       await this.simulator?.close();
       await this.ops?.close();
+      await this.alerts?.stop();
       this.store?.close();
       this.store = null;
       this.guard?.close();

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { SCENARIOS } from '../sim/scenarios.js';
 import { CREDENTIAL_KINDS } from '../credentials/model.js';
+import { ALERT_EVENTS } from '../alerts/kinds.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().min(1);
@@ -302,6 +303,77 @@ const configShape = z.strictObject({
     delayMs: z.number().int().min(0),
     /** PEC: the SdI mailbox the simulator assigns in its first answer. */
     sdiMailbox: z.string().regex(/^sdi[0-9]{1,3}@pec\.fatturapa\.it$/, 'sdiNN@pec.fatturapa.it'),
+  /** Messages to people on the events that need one (docs/alerts.md). */
+  alerts: z
+    .strictObject({
+      enabled: z.boolean(),
+      /** The log events that raise an alert. */
+      events: z.array(z.enum(ALERT_EVENTS)),
+      /** The first event of a kind waits this long for others before its message goes. */
+      groupWaitMs: z.number().int().min(0),
+      /** At most one message per event kind this often; what comes in between is grouped in the next. */
+      intervalMs: positiveMs,
+      /** A channel down this long raises alerts.channel_down. */
+      channelDownMs: positiveMs,
+      /** Items listed in one message; the rest are counted. */
+      maxItems: z.number().int().min(1).max(1000),
+      /** Messages kept waiting for a target at most; past it the oldest are dropped (alerts.dropped). */
+      maxQueue: z.number().int().min(1),
+      /** Retries with exponential backoff, for ever while the message is in the queue. */
+      retry: z.strictObject({ initialMs: positiveMs, maxMs: positiveMs }),
+      email: z.strictObject({
+        /** SMTP server (empty: no e-mail); a normal or a PEC account. */
+        host: z.string(),
+        port,
+        /** true: implicit TLS (465); false: STARTTLS when offered (587, 25). */
+        secure: z.boolean(),
+        /** With secure false: refuse to send unless STARTTLS succeeds. */
+        requireTls: z.boolean(),
+        /** Login name (empty: no login). */
+        user: z.string(),
+        /** The environment variable holding the password (never the password itself). */
+        passwordEnv: z.string(),
+        /** A file holding the password; wins over passwordEnv. */
+        passwordFile: z.string(),
+        from: z.string(),
+        to: z.array(z.string().min(3)),
+        /** Extra CA certificates (PEM) for the server's certificate. */
+        ca: z.array(z.string().min(1)),
+        timeoutMs: positiveMs,
+      }),
+      webhook: z.strictObject({
+        /** JSON POST here (empty: no webhook). */
+        url: z.union([z.literal(''), z.string().regex(/^https?:\/\//, 'an http(s) URL')]),
+        /** The HMAC-SHA256 key: an environment variable or a file (file wins). */
+        secretEnv: z.string(),
+        secretFile: z.string(),
+        timeoutMs: positiveMs,
+      }),
+    })
+    .default({
+      enabled: false,
+      events: [...ALERT_EVENTS],
+      groupWaitMs: 30_000,
+      intervalMs: 900_000,
+      channelDownMs: 900_000,
+      maxItems: 50,
+      maxQueue: 1000,
+      retry: { initialMs: 5_000, maxMs: 3_600_000 },
+      email: {
+        host: '',
+        port: 587,
+        secure: false,
+        requireTls: true,
+        user: '',
+        passwordEnv: '',
+        passwordFile: '',
+        from: '',
+        to: [],
+        ca: [],
+        timeoutMs: 30_000,
+      },
+      webhook: { url: '', secretEnv: '', secretFile: '', timeoutMs: 10_000 },
+    }),
   }),
 });
 
@@ -321,6 +393,25 @@ export type RawConfig = z.infer<typeof configSchema>;
 
 export interface FolderConfig {
   path: string;
+  const a = c.alerts;
+  if (a.enabled && !a.email.host && !a.webhook.url)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['alerts'],
+      message: 'enabled without a target: set alerts.email.host or alerts.webhook.url (see docs/alerts.md)',
+    });
+  if (a.email.host && (!a.email.from || a.email.to.length === 0))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['alerts', 'email', a.email.from ? 'to' : 'from'],
+      message: 'required with alerts.email.host: the sender (from) and at least one recipient (to)',
+    });
+  if (a.webhook.url && !a.webhook.secretEnv && !a.webhook.secretFile)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['alerts', 'webhook', 'secretEnv'],
+      message: 'required with alerts.webhook.url: the HMAC key, in secretEnv or secretFile',
+    });
   rejectedDir: string;
   duplicatesDir: string;
 }
@@ -394,6 +485,15 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
         dir: raw.credentials.entratel.dir && abs(raw.credentials.entratel.dir),
       },
       files: raw.credentials.files.map((f) => ({ ...f, path: abs(f.path) })),
+    alerts: {
+      ...raw.alerts,
+      email: {
+        ...raw.alerts.email,
+        passwordFile: raw.alerts.email.passwordFile && abs(raw.alerts.email.passwordFile),
+        ca: raw.alerts.email.ca.map(abs),
+      },
+      webhook: { ...raw.alerts.webhook, secretFile: raw.alerts.webhook.secretFile && abs(raw.alerts.webhook.secretFile) },
+    },
     },
     archive: {
       ...raw.archive,

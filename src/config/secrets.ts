@@ -84,6 +84,27 @@ export function neededSecrets(config: Config): SecretNeed[] {
         name: a.tsa.passwordEnv,
       });
   }
+  const al = config.alerts;
+  if (al.enabled && al.email.host && al.email.user)
+    needs.push(
+      source(
+        `the password of ${al.email.user} at ${al.email.host} (alerts by e-mail)`,
+        'alerts.email.passwordFile',
+        al.email.passwordFile,
+        'alerts.email.passwordEnv',
+        al.email.passwordEnv,
+      ),
+    );
+  if (al.enabled && al.webhook.url)
+    needs.push(
+      source(
+        'the HMAC key of the alerts webhook',
+        'alerts.webhook.secretFile',
+        al.webhook.secretFile,
+        'alerts.webhook.secretEnv',
+        al.webhook.secretEnv,
+      ),
+    );
   config.credentials.files.forEach((f, i) => {
     if (f.passwordEnv)
       needs.push({
