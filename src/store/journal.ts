@@ -267,6 +267,32 @@ export function holdBehindJournal(store: Store, records: readonly AttemptRecord[
   );
 }
 
+/** The latest attempt the journal witnessed for each content (sha256). */
+export function latestBySha256(records: readonly AttemptRecord[]): Map<string, AttemptRecord> {
+  const m = new Map<string, AttemptRecord>();
+  for (const r of records) {
+    const prev = m.get(r.sha256);
+    if (!prev || r.at >= prev.at) m.set(r.sha256, r);
+  }
+  return m;
+}
+
+/**
+ * A document just made for a file the journal says may be at SdI already (a spool file the store
+ * had forgotten, taken again: src/watchers/intake.ts): held in doubt under the SdI file name the
+ * journal names, never sent on its own. Runs inside the caller's transaction. False when the
+ * store already uses that name for another document (the caller keeps the file aside instead).
+ */
+export function holdWitnessed(store: Store, documentId: number, r: AttemptRecord): boolean {
+  if (store.findOutboundBySdiName(r.sdiName)) return false;
+  if (store.getDocument(documentId)?.state === 'received')
+    store.markValidated(documentId, [], 'validated before the store lost it (send journal)');
+  store.beginSending(documentId, { channel: r.channel, sdiName: r.sdiName, flow: r.flow });
+  store.raiseAttempts(documentId, r.attempt);
+  store.holdInDoubt(documentId, IN_DOUBT_NOTE);
+  return true;
+}
+
 /** A document the store no longer has, made again from its journal record (its file is still claimed). */
 function recreate(store: Store, r: AttemptRecord): number {
   const filePath = r.path ?? '';

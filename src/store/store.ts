@@ -517,6 +517,18 @@ export class Store {
     return r && intakeFromDb(r);
   }
 
+  /** Every path under folder `dir` that the store refers to: claimed files and documents' files. */
+  pathsUnder(dir: string): Set<string> {
+    const prefix = dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`;
+    const rows = this.db
+      .prepare(
+        `SELECT claimed_path AS p FROM intake WHERE substr(claimed_path, 1, length(@dir)) = @dir
+         UNION SELECT path AS p FROM documents WHERE path IS NOT NULL AND substr(path, 1, length(@dir)) = @dir`,
+      )
+      .all({ dir: prefix }) as { p: string }[];
+    return new Set(rows.map((r) => r.p));
+  }
+
   /** Claims finished in one transaction: documents created, first transitions written, ledger closed. */
   finishClaims(results: readonly ClaimResult[]): Map<number, number[]> {
     const getIntake = this.db.prepare(`SELECT * FROM intake WHERE id = ?`);

@@ -7,13 +7,19 @@ import type { Finding } from '../rules/finding.js';
 import { renderDuplicateText, type DuplicateReport } from '../rules/report.js';
 import type { ClaimResult, DocumentRow, IntakeRow, NewDocument, Store } from '../store/store.js';
 import {
+  holdWitnessed,
+  JOURNAL_FILE,
+  latestBySha256,
+  readJournalFile,
+  type AttemptRecord,
+} from '../store/journal.js';
+import {
   atomicCopy,
   atomicWrite,
   chooseOutputName,
   exists,
   fsyncDir,
   isTempName,
-  moveFile,
   sha256,
   sha256File,
 } from '../util/fsx.js';
@@ -22,6 +28,7 @@ import { finding } from '../rules/finding.js';
 import { renderReportText, type RejectionReport } from '../rules/report.js';
 import { checkInput, fitName, isAcceptedEntryName, kindOf } from './accept.js';
 import { openRegular, putBack, SPECIAL_KIND_IT, specialKind, type SpecialKind } from './special.js';
+import { freeClaimedPath, freeName, intakeIdOf, moveNoReplace, originalNameOf, sameFile } from './spool.js';
 import { canonicalDir, openForWriting } from './writers.js';
 import { readZip, type ZipLimits } from './zip.js';
 
@@ -66,6 +73,11 @@ interface Judged {
   dropClaimed: boolean;
   /** Log lines to write after the commit, when ids are known. */
   log: (docIds: number[]) => void;
+  /**
+   * A spool file the store had forgotten, taken again (see adoptOrphans): documents (by index)
+   * whose content the send journal says may be at SdI already, held in doubt in the commit.
+   */
+  holds?: [number, AttemptRecord][];
 }
 
 export class Intake {
@@ -76,6 +88,8 @@ export class Intake {
   private folders: FolderConfig[];
   /** Files that could not be taken, by path: the reason logged last (each is logged once). */
   private readonly claimFailed = new Map<string, string>();
+  /** The send journal's latest record per sha256, while recover() runs (null otherwise). */
+  private witnessed: Map<string, AttemptRecord> | null = null;
   /** The cause of the last failed claim batch (logged once until a batch works). */
   private batchFailure: string | null = null;
   /**
@@ -211,7 +225,8 @@ export class Intake {
         originalName: path.basename(o.file),
         sourcePath: o.file,
       })),
-      (id, i) => path.join(claimedDir, `${String(id).padStart(8, '0')}-${fitName(i.originalName)}`),
+      // Never a name that holds a file already (one the store forgot: spool.ts).
+      (id, i) => freeClaimedPath(claimedDir, id, fitName(i.originalName)),
     );
 
     // 2. move
@@ -219,7 +234,7 @@ export class Intake {
     const abandoned: number[] = [];
     await mapLimit(rows, 8, async (row) => {
       try {
-        await moveFile(row.sourcePath, row.claimedPath, { fsync });
+        await moveNoReplace(row.sourcePath, row.claimedPath, { fsync });
         // Turned into a FIFO, a device or a link since it was looked at: back where it was.
         const st = await fsp.lstat(row.claimedPath);
         const kind = specialKind(st);
@@ -264,6 +279,7 @@ export class Intake {
     let pending = rows;
     while (pending.length > 0) {
       const seen = new Set<string>();
+      const adopted = new Set(pending.filter((r) => this.isAdoption(r)).map((r) => r.id));
       const judged: Judged[] = [];
       const later: IntakeRow[] = [];
       await this.makePrivate(pending);
@@ -289,12 +305,24 @@ export class Intake {
         }
       }
       if (judged.length > 0) {
-        const ids = this.store.finishClaims(judged.map((j) => j.result));
+        let ids: Map<number, number[]>;
+        try {
+          ids = this.commit(judged);
+        } catch (err) {
+          // Left open: retried by recover() at the next start; nothing was committed.
+          this.events.onError?.();
+          this.log.error(
+            { event: 'intake.error', intakeIds: judged.map((j) => j.result.intakeId), err },
+            'could not commit claimed files; the claims stay open and are retried at the next start',
+          );
+          return;
+        }
         for (const j of judged) {
           const docIds = ids.get(j.result.intakeId) ?? [];
           if (j.dropClaimed)
             await fsp.rm(this.store.getIntake(j.result.intakeId)?.claimedPath ?? '', { force: true });
           j.log(docIds);
+          if (adopted.has(j.result.intakeId)) this.logAdopted(j, docIds);
           this.events.onOutcome?.(j.result.outcome, docIds.length);
           if (this.events.onDocument) {
             for (const id of docIds) {
@@ -306,6 +334,53 @@ export class Intake {
       }
       pending = later;
     }
+  }
+
+  /**
+   * Creates the documents and closes the claims in one transaction, with the holds of files the
+   * send journal says may be at SdI already (never sent on their own).
+   */
+  private commit(judged: readonly Judged[]): Map<number, number[]> {
+    return this.store.transaction(() => {
+      const ids = this.store.finishClaims(judged.map((j) => j.result));
+      for (const j of judged)
+        for (const [i, record] of j.holds ?? []) {
+          const id = ids.get(j.result.intakeId)?.[i];
+          if (id !== undefined && !holdWitnessed(this.store, id, record))
+            throw new Error(
+              `the send journal says ${record.sdiName} (sha256 ${record.sha256}) may be at SdI, and the store uses that name for another document`,
+            );
+        }
+      return ids;
+    });
+  }
+
+  /** A claim of a spool file the store had forgotten (adoptOrphans), not of a dropped file. */
+  private isAdoption(row: IntakeRow): boolean {
+    return row.sourceDir === this.config.paths.claimed;
+  }
+
+  private logAdopted(j: Judged, docIds: number[]): void {
+    const held = new Map((j.holds ?? []).map(([i, r]) => [docIds[i], r.sdiName]));
+    const file = this.store.getIntake(j.result.intakeId)?.originalName ?? '';
+    this.log.warn(
+      {
+        event: 'intake.orphan_adopted',
+        intakeId: j.result.intakeId,
+        documentIds: docIds,
+        file,
+        sha256: j.result.sha256,
+        outcome: j.result.outcome,
+        ...(held.size
+          ? { inDoubt: [...held].map(([documentId, sdiName]) => ({ documentId, sdiName })) }
+          : {}),
+      },
+      `${file}: a file in the spool the store did not know (the store lost it: WAL deleted, an older backup) ` +
+        `was taken again as a new file (${j.result.outcome})` +
+        (held.size
+          ? `; the send journal says it may be at SdI already as ${[...held.values()].join(', ')}: held in doubt, not sent again`
+          : ''),
+    );
   }
 
   private async judge(
@@ -368,7 +443,9 @@ export class Intake {
       };
     }
     batchSeen.add(sha);
+    const witnessed = this.isAdoption(row) ? this.witnessed?.get(sha) : undefined;
     return {
+      ...(witnessed ? { holds: [[0, witnessed] as [number, AttemptRecord]] } : {}),
       result: {
         intakeId: row.id,
         sha256: sha,
@@ -500,7 +577,14 @@ export class Intake {
     for (const e of entries)
       if (docs.find((d) => d.sha256 === e.sha)?.state === 'received') batchSeen.add(e.sha);
     const anyAccepted = docs.some((d) => d.state === 'received');
+    const holds: [number, AttemptRecord][] = [];
+    if (this.isAdoption(row))
+      docs.forEach((d, i) => {
+        const w = d.state === 'received' ? this.witnessed?.get(d.sha256) : undefined;
+        if (w) holds.push([i, w]);
+      });
     return {
+      ...(holds.length ? { holds } : {}),
       result: {
         intakeId: row.id,
         sha256: meta.sha,
@@ -757,6 +841,16 @@ export class Intake {
    * Safe to call at any time when no batch is running.
    */
   async recover(): Promise<{ resumed: number; abandoned: number; vanished: number }> {
+    // What the send journal witnessed, for spool files the store had forgotten (adoptOrphans).
+    this.witnessed = latestBySha256(readJournalFile(path.join(this.config.dataDir, JOURNAL_FILE)).records);
+    try {
+      return await this.recoverClaims();
+    } finally {
+      this.witnessed = null;
+    }
+  }
+
+  private async recoverClaims(): Promise<{ resumed: number; abandoned: number; vanished: number }> {
     const open = this.store.openClaims();
     const resume: IntakeRow[] = [];
     const abandon: number[] = [];
@@ -765,8 +859,9 @@ export class Intake {
       const inSpool = await exists(row.claimedPath);
       const inFolder = await exists(row.sourcePath);
       if (inSpool) {
-        // A cross-file-system move that copied (and renamed into place) but did not unlink yet.
-        if (inFolder) await fsp.unlink(row.sourcePath);
+        // A move that linked (or copied across file systems) into place but did not unlink yet;
+        // a name in the folder that holds another file now (dropped again since) is left alone.
+        if (inFolder && (await sameFile(row.sourcePath, row.claimedPath))) await fsp.unlink(row.sourcePath);
         resume.push(row);
       } else if (inFolder) {
         abandon.push(row.id);
@@ -788,7 +883,123 @@ export class Intake {
       await this.judgeAndCommit(resume);
     }
     await this.sweepSpool();
+    await this.adoptOrphans();
     return { resumed: resume.length, abandoned: abandon.length, vanished };
+  }
+
+  /**
+   * Spool files the store does not know: the store lost their claims (its WAL deleted after a
+   * crash, restored from an older backup) while the files stayed. Each is taken again as a new
+   * file (an intake whose folder is the spool), judged as any file: a duplicate of a document the
+   * store has, rejected, or a new document. One whose content the send journal says may be at SdI
+   * already is held in doubt in the same commit, never sent again on its own; one that cannot be
+   * held (the store gives that SdI name to another document) is moved to spool/orphans/ with a
+   * report. The entries of a zip taken again are made again from it.
+   */
+  private async adoptOrphans(): Promise<void> {
+    const dir = this.config.paths.claimed;
+    const names = await listDir(dir);
+    if (names.length === 0) return;
+    const known = this.store.pathsUnder(dir);
+    const present = new Set(names);
+    const found: { path: string; name: string }[] = [];
+    const entryDirs: string[] = [];
+    for (const n of names) {
+      if (isTempName(n) || intakeIdOf(n) === null) continue;
+      const p = path.join(dir, n);
+      if (n.endsWith('.d')) {
+        // The entries of a zip whose file is gone: each one the store does not know.
+        if (present.has(n.slice(0, -2))) continue;
+        for (const e of await listDir(p)) {
+          const ep = path.join(p, e);
+          if (!isTempName(e) && !known.has(ep) && (await isRegular(ep)))
+            found.push({ path: ep, name: e.replace(/^\d{4}-/, '') });
+        }
+        continue;
+      }
+      if (known.has(p) || !(await isRegular(p))) continue;
+      found.push({ path: p, name: originalNameOf(n) });
+      if (present.has(`${n}.d`)) entryDirs.push(`${p}.d`);
+    }
+    if (found.length === 0) return;
+
+    const adopt: { path: string; name: string }[] = [];
+    for (const o of found) {
+      const { sha256: sha } = await sha256File(o.path);
+      const w = this.witnessed?.get(sha);
+      if (w && !this.store.findLiveBySha256(sha) && this.store.findOutboundBySdiName(w.sdiName))
+        await this.keepAside(o, sha, w);
+      else adopt.push(o);
+    }
+    const { fsync } = this.config.intake;
+    const rows = this.store.beginClaims(
+      adopt.map((o) => ({ sourceDir: dir, originalName: o.name, sourcePath: o.path })),
+      (id, i) => freeClaimedPath(dir, id, fitName(i.originalName)),
+    );
+    const moved: IntakeRow[] = [];
+    const abandoned: number[] = [];
+    for (const row of rows) {
+      try {
+        await moveNoReplace(row.sourcePath, row.claimedPath, { fsync });
+        moved.push(row);
+      } catch (err) {
+        abandoned.push(row.id);
+        this.events.onError?.();
+        this.log.error(
+          { event: 'intake.error', file: row.sourcePath, err },
+          'could not take again a spool file the store did not know; it stays and is tried at the next start',
+        );
+      }
+    }
+    if (fsync && moved.length > 0)
+      for (const d of new Set(moved.flatMap((r) => [path.dirname(r.sourcePath), dir]))) await fsyncDir(d);
+    if (abandoned.length > 0) this.store.abandonClaims(abandoned);
+    if (moved.length === 0) return;
+    this.log.warn(
+      { event: 'intake.orphans_found', count: moved.length, folder: dir },
+      `${moved.length} file(s) in ${dir} that the store did not know are taken again as new files`,
+    );
+    await this.judgeAndCommit(moved.sort((a, b) => a.id - b.id));
+    // The entries of zips taken again were made again from them: the old copies go, unless used.
+    const used = this.store.pathsUnder(dir);
+    for (const d of entryDirs) {
+      if (await exists(d.slice(0, -2))) continue;
+      for (const e of await listDir(d))
+        if (!used.has(path.join(d, e))) await fsp.rm(path.join(d, e), { force: true });
+      await fsp.rmdir(d).catch(() => undefined);
+    }
+  }
+
+  /** A spool file that cannot be taken again safely: to spool/orphans/, with a report and an event. */
+  private async keepAside(o: { path: string; name: string }, sha: string, w: AttemptRecord): Promise<void> {
+    const dir = path.join(this.config.paths.spool, ORPHANS_DIR);
+    await fsp.mkdir(dir, { recursive: true });
+    const out = freeName(dir, path.basename(o.path));
+    const { fsync } = this.config.intake;
+    const problem = finding(
+      'ORPHAN-IN-DOUBT',
+      `The store had lost this file (its claim gone: WAL deleted, an older backup). The send journal says it may have reached SdI as ${w.sdiName} (${w.at}), a name the store now gives to another document: it is not sent again. Ask SdI whether ${w.sdiName} arrived; if not, drop the file again.`,
+      `Lo store aveva perso questo file (WAL cancellato, backup più vecchio). Il giornale degli invii dice che potrebbe essere arrivato allo SdI come ${w.sdiName} (${w.at}), nome che lo store ora dà a un altro documento: non viene inviato di nuovo. Chiedere allo SdI se ${w.sdiName} è arrivato; se no, rimettere il file nella cartella.`,
+    );
+    await moveNoReplace(o.path, out, { fsync });
+    if (fsync) await fsyncDir(dir);
+    const report: RejectionReport = {
+      file: path.basename(out),
+      source: { folder: path.dirname(o.path), name: o.name },
+      sha256: sha,
+      size: (await fsp.stat(out)).size,
+      at: new Date().toISOString(),
+      stage: 'intake',
+      valid: false,
+      errors: [problem],
+      warnings: [],
+    };
+    await atomicWrite(`${out}.errors.json`, `${JSON.stringify(report, null, 2)}\n`, { fsync });
+    await atomicWrite(`${out}.errors.txt`, renderReportText(report), { fsync });
+    this.log.error(
+      { event: 'intake.orphan_kept', file: o.name, output: out, sha256: sha, sdiName: w.sdiName },
+      `${o.name}: a spool file the store did not know, which the send journal says may be at SdI as ${w.sdiName}; kept in ${out}, not sent: report ${out}.errors.txt`,
+    );
   }
 
   /**
@@ -810,10 +1021,10 @@ export class Intake {
       }
     }
     for (const n of await listDir(claimed)) {
-      const m = /^(\d{8})-/.exec(n);
-      if (!m || n.endsWith('.d')) continue;
+      const id = intakeIdOf(n);
+      if (id === null || n.endsWith('.d')) continue;
       const p = path.join(claimed, n);
-      const row = this.store.getIntake(Number(m[1]));
+      const row = this.store.getIntake(id);
       if (row?.status !== 'done' || row.claimedPath !== p) continue;
       // Rejected or duplicate at intake, or rejected later by validation (its bytes moved to rejected/).
       const movedAway =
@@ -824,6 +1035,16 @@ export class Intake {
       if (movedAway) await fsp.rm(p, { force: true });
     }
   }
+}
+
+/** The folder beside spool/claimed/ where spool files that cannot be taken again safely are kept. */
+export const ORPHANS_DIR = 'orphans';
+
+async function isRegular(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    (st) => st.isFile(),
+    () => false,
+  );
 }
 
 async function listDir(dir: string): Promise<string[]> {
