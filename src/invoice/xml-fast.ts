@@ -95,8 +95,15 @@ export function parseFast(
     return null;
   };
 
-  // Line and column, counted forward only up to each position asked for.
-  const positions = new Positions(text, work);
+  // Line and column, counted forward only up to each position asked for. Without surrogate
+  // pairs (a one-byte string has none: the test costs nothing) a column is an offset on its line:
+  // the line ends are found here, each by one indexOf from the previous one.
+  work.steps += len;
+  const positions = /[\ud800-\udfff]/.test(text) ? new Positions(text, work) : null;
+  let line = 1;
+  let lineStart = 0;
+  let nextLf = positions === null ? text.indexOf('\n') : -1;
+  if (positions === null) work.steps += nextLf === -1 ? len : nextLf;
 
   if (text.startsWith('<?xml') && isSpace(text.charCodeAt(5))) {
     XML_DECL.lastIndex = 0;
@@ -119,10 +126,21 @@ export function parseFast(
     const lt = text.indexOf('<', pos);
     const end = lt === -1 ? len : lt;
     if (end > pos) {
-      let s = text.slice(pos, end);
-      if (top === null) {
-        if (!ONLY_SPACE.test(s)) return decline();
+      // Indentation: a blank run is dropped without being copied out of the text when the element
+      // already has children, or when a child starts right after it (as the child would drop it).
+      let q = pos;
+      if (top !== null && top.text === '') while (q < end && isSpace(text.charCodeAt(q))) q++;
+      const dropped =
+        q === end &&
+        top !== null &&
+        (top.children.length > 0 || (lt !== -1 && isNameStart(text.charCodeAt(lt + 1))));
+      work.steps += q - pos;
+      if (dropped) {
+        // Nothing kept.
+      } else if (top === null) {
+        if (!ONLY_SPACE.test(text.slice(pos, end))) return decline();
       } else {
+        let s = text.slice(pos, end);
         if (mayHoldCdataEnd && s.includes(']]>')) return decline();
         if (mayHoldRefs && s.includes('&')) {
           const d = decodeRefs(s);
@@ -141,9 +159,9 @@ export function parseFast(
       // End tag: must name the open element.
       if (top === null) return decline();
       const q = qnames[qnames.length - 1] as string;
-      const ql = q.length;
-      let p = lt + 2;
-      for (let i = 0; i < ql; i++, p++) if (text.charCodeAt(p) !== q.charCodeAt(i)) return decline();
+      // One comparison in the engine (a loop of charCodeAt pairs was the parse's costliest line).
+      if (!text.startsWith(q, lt + 2)) return decline();
+      let p = lt + 2 + q.length;
       while (isSpace(text.charCodeAt(p))) p++;
       if (text.charCodeAt(p) !== 62 /* > */) return decline();
       pos = p + 1;
@@ -206,9 +224,9 @@ export function parseFast(
         p += 2;
       } else break;
     }
-    const qname = text.slice(lt + 1, p);
     const prefix = colon === -1 ? '' : text.slice(lt + 1, colon);
-    const local = colon === -1 ? qname : text.slice(colon + 1, p);
+    const local = text.slice(colon === -1 ? lt + 1 : colon + 1, p);
+    const qname = colon === -1 ? local : text.slice(lt + 1, p);
 
     // Attributes, as [qname, value] pairs in document order.
     let raw: string[] | null = null;
@@ -319,7 +337,20 @@ export function parseFast(
     const ns = prefix === '' && elScope === scope ? defaultNs : elScope[prefix];
     if (ns === undefined) return decline();
 
-    positions.moveTo(lt);
+    let column: number;
+    if (positions === null) {
+      while (nextLf !== -1 && nextLf < lt) {
+        line++;
+        lineStart = nextLf + 1;
+        nextLf = text.indexOf('\n', lineStart);
+        work.steps += (nextLf === -1 ? len : nextLf) - lineStart;
+      }
+      column = lt - lineStart + 1;
+    } else {
+      positions.moveTo(lt);
+      line = positions.line;
+      column = positions.column;
+    }
     const el: XmlElement = {
       name: local,
       ns,
@@ -329,8 +360,8 @@ export function parseFast(
       children: [],
       text: '',
       cdata: false,
-      line: positions.line,
-      column: positions.column,
+      line,
+      column,
     };
     if (top !== null) {
       if (top.children.length === 0 && top.text !== '' && isBlank(top.text)) top.text = '';

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type * as Saxes from 'saxes';
 import { finding, type Finding } from '../rules/finding.js';
@@ -103,7 +104,7 @@ export function decodeXml(
   }
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
   const body = bom ? bytes.subarray(3) : bytes;
-  const head = body.subarray(0, 200).toString('latin1');
+  const head = body.toString('latin1', 0, Math.min(200, body.length));
   const declared = declaredEncoding(head);
   const enc = declared === null ? 'utf-8' : SUPPORTED[declared.toLowerCase()];
   if (enc === undefined) {
@@ -137,6 +138,8 @@ export function decodeXml(
     };
   }
   if (enc === 'utf-8' || enc === 'us-ascii') {
+    // Most invoices are plain ASCII: checked at once (no decoder), and read as one byte each.
+    if (isAscii(body)) return { ok: true, text: body.toString('latin1'), encoding: enc };
     try {
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
       // eslint-disable-next-line no-control-regex -- the test is exactly "any byte outside ASCII"
