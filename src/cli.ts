@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { Config } from './config/schema.js';
 import { addArchiveCommands } from './archive/cli.js';
+import { addCheckCommands } from './check/cli.js';
 import { addCredentialCommands } from './credentials/cli.js';
 import { addTrustCommands } from './trust/cli.js';
 import { addStoreCommands } from './store/cli.js';
@@ -489,6 +490,8 @@ export function buildProgram(): Command {
         // The key path and the variable or file of each; never a value.
         process.stderr.write(
           `fatturad: invalid configuration (${config.source ?? 'embedded defaults'}): missing secrets:\n` +
+  addCheckCommands(program, { config: (file) => configOrExit(file), out });
+
             missing.map((m) => `  ${m.problem}\n`).join(''),
         );
         process.exit(EXIT.CONFIG);

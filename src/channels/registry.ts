@@ -92,6 +92,7 @@ async function openPec(config: Config, store: Store, log: Logger): Promise<Opene
     fixedSdiAddress: c.sdiAddress,
     maxMessageBytes: c.maxMessageBytes,
     imap,
+    quota: c.imap.quota,
     limits: c.limits,
     state,
     log: plog,

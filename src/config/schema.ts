@@ -159,6 +159,11 @@ const configShape = z.strictObject({
         pollMs: positiveMs,
         reconnect: z.strictObject({ initialMs: positiveMs, maxMs: positiveMs }),
         timeoutMs: positiveMs,
+        /** The mailbox quota (IMAP QUOTA), looked at every checkMs (0: never); warned at warnPercent. */
+        quota: z.strictObject({
+          checkMs: z.number().int().min(0),
+          warnPercent: z.number().min(1).max(100),
+        }),
       }),
       /** Bounds on reading one mailbox message; anything beyond is left in the mailbox and logged. */
       limits: z.strictObject({

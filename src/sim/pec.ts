@@ -40,6 +40,8 @@ export interface PecSimulatorOptions {
     tls?: { ca?: Buffer[]; rejectUnauthorized?: boolean };
   };
   passiveDir?: string;
+  /** Refuse SMTP AUTH with any other login and password (535), as a provider does; default: any. */
+  smtpAuth?: { user: string; pass: string };
   /** Faults to play, by the number of the SMTP message (1, 2, ...) and its SdI file name. */
   fault?: (n: number, fileName: string) => PecFault | null;
   log: Logger;
@@ -105,7 +107,12 @@ export class PecSimulator {
       authOptional: true,
       logger: false,
       size: 60 * 1024 * 1024,
-      onAuth: (auth, _session, cb) => cb(null, { user: auth.username }),
+      onAuth: (auth, _session, cb) => {
+        const want = opts.smtpAuth;
+        if (want && (auth.username !== want.user || auth.password !== want.pass))
+          cb(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 }));
+        else cb(null, { user: auth.username ?? '' });
+      },
       onData: (stream, session, cb) => {
         const chunks: Buffer[] = [];
         stream.on('data', (d: Buffer) => chunks.push(d));

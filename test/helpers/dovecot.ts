@@ -86,7 +86,11 @@ function running(pid: number): boolean {
   }
 }
 
-export async function startDovecot(dir: string): Promise<Dovecot> {
+/**
+ * `extraConf`: more lines for dovecot.conf, after the generated ones (e.g. the quota plugin's
+ * `mail_plugins` and `plugin { quota... }`).
+ */
+export async function startDovecot(dir: string, opts: { extraConf?: string[] } = {}): Promise<Dovecot> {
   const port = await freePort();
   const user = 'testuser';
   const pass = 'testpass';
@@ -124,6 +128,7 @@ export async function startDovecot(dir: string): Promise<Dovecot> {
       `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN ${dir}/passwd\n}`,
       `userdb {\n  driver = passwd-file\n  args = ${dir}/passwd\n}`,
       `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
+      ...(opts.extraConf ?? []),
     ].join('\n'),
   );
   const pidFile = path.join(dir, 'run', 'master.pid');

@@ -12,6 +12,7 @@ import type {
 } from '../channel.js';
 import { parsePecMessage } from './envelope.js';
 import { MailboxReader, type MailboxOptions, type MessageMeta, type MessageVerdict } from './mailbox.js';
+import { QuotaWatcher, describeQuota } from './quota.js';
 import type { ChannelState, PecLimits, PecMessage, PecReceiptType } from './types.js';
 
 /**
@@ -48,6 +49,8 @@ export interface PecChannelOptions {
   maxMessageBytes: number;
   smtp: PecSmtpOptions;
   imap: Omit<MailboxOptions, 'state' | 'log' | 'maxMessageBytes'>;
+  /** The mailbox quota, looked at every checkMs (0 or absent: never); warned at warnPercent. */
+  quota?: { checkMs: number; warnPercent: number };
   limits: PecLimits;
   state: ChannelState;
   log: Logger;
@@ -91,6 +94,7 @@ export class PecChannel implements Channel {
   readonly name = 'pec';
   private sink: InboundSink | null = null;
   private reader: MailboxReader | null = null;
+  private quota: QuotaWatcher | null = null;
   private readonly transport: ReturnType<typeof smtpTransport>;
   private lastSend: { ok: boolean; at: string; detail: string } | null = null;
   private readonly domain: string;
@@ -121,6 +125,24 @@ export class PecChannel implements Channel {
       (raw, meta) => this.handle(raw, meta),
     );
     this.reader.start();
+    const q = this.opts.quota;
+    if (q && q.checkMs > 0) {
+      const i = this.opts.imap;
+      this.quota = new QuotaWatcher({
+        host: i.host,
+        port: i.port,
+        secure: i.secure,
+        ...(i.tls ? { tls: i.tls } : {}),
+        user: i.user,
+        pass: i.pass,
+        mailbox: i.mailbox,
+        checkMs: q.checkMs,
+        warnPercent: q.warnPercent,
+        ...(i.socketTimeoutMs ? { socketTimeoutMs: i.socketTimeoutMs } : {}),
+        log: this.opts.log,
+      });
+      this.quota.start();
+    }
     this.opts.log.info(
       {
         event: 'pec.started',
@@ -323,10 +345,19 @@ export class PecChannel implements Channel {
     const ok = mailbox.ok && (send?.ok ?? true);
     const parts = [`mailbox: ${mailbox.detail}`];
     if (send) parts.push(`smtp ${send.at}: ${send.detail}`);
+    const quota = this.quota?.stats.last;
+    if (quota) parts.push(`quota ${describeQuota(quota)}${this.quota?.isLow ? ', nearly full' : ''}`);
     return { ok, detail: parts.join('; ') };
   }
 
+  /** The quota watcher, when one runs (tests, health). */
+  get quotaWatcher(): QuotaWatcher | null {
+    return this.quota;
+  }
+
   async stop(): Promise<void> {
+    await this.quota?.stop();
+    this.quota = null;
     await this.reader?.stop();
     this.reader = null;
     this.transport.close();
