@@ -188,10 +188,21 @@ export function buildProgram(): Command {
         const counts = store.countsByState();
         const errors = store.latestErrors(10);
         const openClaims = store.openClaimCount();
+        const { inDoubtLines, inDoubtView } = await import('./view/in-doubt.js');
+        const { receivedCounts, receivedStatusLines } = await import('./view/received.js');
+        const inDoubt = inDoubtView(store);
+        const received = receivedCounts(store);
         if (o.json) {
           out(
             JSON.stringify(
-              { dataDir: config.dataDir, documents: counts, openClaims, latestErrors: errors },
+              {
+                dataDir: config.dataDir,
+                documents: counts,
+                inDoubt,
+                received: { ...received, importDir: config.passive.importDir },
+                openClaims,
+                latestErrors: errors,
+              },
               null,
               2,
             ),
@@ -205,8 +216,8 @@ export function buildProgram(): Command {
           out(
             `  ${state.padEnd(14)} ${String(n).padStart(6)}  ${isState(state) ? STATE_MEANING[state] : ''}`,
           );
-        const passive = store.countPassive();
-        if (passive) out(`Received invoices: ${passive}`);
+        for (const line of inDoubtLines(inDoubt)) out(line);
+        for (const line of receivedStatusLines(received, config.passive.importDir)) out(line);
         if (openClaims) out(`Claims in progress: ${openClaims}`);
         if (errors.length) {
           out('\nLatest errors:');
@@ -228,36 +239,53 @@ export function buildProgram(): Command {
 
   program
     .command('show')
-    .description("one document's timeline, by id or file name")
-    .argument('<document>', 'document id or file name')
+    .description(
+      "one document's timeline, by id, file name, SdI name or IdentificativoSdI; else a received invoice's, " +
+        'by file name, IdentificativoSdI, invoice number or cedente (partita IVA, codice fiscale or name)',
+    )
+    .argument('<document>', 'document id, file name, SdI name, IdentificativoSdI, invoice number or cedente')
     .option('-c, --config <file>', 'configuration file (YAML)')
+    .option('--received', 'look among received invoices only')
     .option('--json', 'print JSON')
-    .action(async (ref: string, o: { config?: string; json?: boolean }) => {
+    .action(async (ref: string, o: { config?: string; json?: boolean; received?: boolean }) => {
       const config = await configOrExit(o.config);
       const store = await openStoreOrExit(config);
       try {
-        const bySdi = store.findOutboundBySdiName(ref) ?? store.findOutboundByIdSdI(ref);
-        const docs = /^\d+$/.test(ref)
-          ? [store.getDocument(Number(ref))].filter((d) => d !== undefined)
-          : store.findDocumentsByName(ref);
+        const bySdi = o.received
+          ? undefined
+          : (store.findOutboundBySdiName(ref) ?? store.findOutboundByIdSdI(ref));
+        const docs = o.received
+          ? []
+          : /^\d+$/.test(ref)
+            ? [store.getDocument(Number(ref))].filter((d) => d !== undefined)
+            : store.findDocumentsByName(ref);
         if (docs.length === 0 && bySdi)
           docs.push(...[store.getDocument(bySdi.documentId)].filter((d) => d !== undefined));
-        if (docs.length === 0) {
+        // Received invoices when no sent document matches (or with --received).
+        const received = docs.length === 0 ? store.findPassive(ref) : [];
+        if (docs.length === 0 && received.length === 0) {
           process.stderr.write(`fatturad: no document ${ref}\n`);
           process.exitCode = EXIT.FAILURE;
           return;
         }
+        const { receivedText, receivedView } = await import('./view/received.js');
+        const receivedViews = await Promise.all(received.map((p) => receivedView(store, p)));
+        const { resendCommand } = await import('./view/in-doubt.js');
+        const inDoubt = new Set(store.inDoubtSends().map((s) => s.documentId));
         const result = docs.map((d) => ({
           ...d,
           sdi: store.getOutbound(d.id) ?? null,
           timeline: store.timeline(d.id),
+          actions: store.actionsOf(d.id),
+          ...(inDoubt.has(d.id) ? { inDoubt: { command: resendCommand(d.id) } } : {}),
           notifications: store.notificationsOf(d.id),
           transportReceipts: store.transportReceiptsOf(d.id),
         }));
         if (o.json) {
-          out(JSON.stringify(result, null, 2));
+          out(JSON.stringify([...result, ...receivedViews], null, 2));
           return;
         }
+        for (const v of receivedViews) for (const line of receivedText(v)) out(line);
         for (const d of result) {
           out(`Document ${d.id}: ${d.originalName}${d.entry ? ` (zip entry ${d.entry})` : ''}`);
           out(`  state ${d.state} since ${d.stateChangedAt}; sha256 ${d.sha256}; ${d.size} bytes`);
@@ -269,8 +297,20 @@ export function buildProgram(): Command {
                 (d.sdi.lastError ? `; last problem: ${d.sdi.lastError}` : ''),
             );
           }
-          for (const t of d.timeline)
-            out(`  ${t.at}  ${(t.from ?? '(new)').padEnd(13)} -> ${t.to.padEnd(13)} ${t.reason ?? ''}`);
+          // State changes and what operators did, in time order.
+          const lines = [
+            ...d.timeline.map((t) => ({
+              at: t.at,
+              text: `${(t.from ?? '(new)').padEnd(13)} -> ${t.to.padEnd(13)} ${t.reason ?? ''}`,
+            })),
+            ...d.actions.map((a) => ({
+              at: a.at,
+              text: `${a.action} by ${a.actor} on ${a.host}${a.note ? `: ${a.note}` : ''}`,
+            })),
+          ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+          for (const t of lines) out(`  ${t.at}  ${t.text}`);
+          if (d.inDoubt)
+            out(`  in doubt: SdI may or may not have it; check with SdI, then: ${d.inDoubt.command}`);
           for (const n of d.notifications)
             out(
               `  message ${n.kind} ${n.fileName} received ${n.receivedAt} (${n.outcome ?? 'pending'}), kept at ${n.path}`,
@@ -306,8 +346,12 @@ export function buildProgram(): Command {
           process.exitCode = EXIT.FAILURE;
           return;
         }
-        store.scheduleRetry(doc.id, 'resend asked by an operator', new Date());
-        out(`document ${doc.id} (${sdi.sdiName}) will be sent again at the daemon's next pass`);
+        const { whoAmI } = await import('./view/in-doubt.js');
+        const action = store.resendInDoubt(doc.id, whoAmI());
+        out(
+          `document ${doc.id} (${sdi.sdiName}) will be sent again at the daemon's next pass ` +
+            `(recorded: resend by ${action.actor} on ${action.host} at ${action.at})`,
+        );
       } finally {
         store.close();
       }

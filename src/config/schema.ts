@@ -177,6 +177,8 @@ const configShape = z.strictObject({
   passive: z.strictObject({
     /** Where received invoices are written for the ERP, with their metadata (MT) beside them. */
     importDir: z.string().min(1),
+    /** A received .p7m is also written unwrapped, as .xml, beside it (signature checked and recorded). */
+    unwrapP7m: z.boolean(),
   }),
   outcomes: z.strictObject({
     /** Write one file per state change of each document for the ERP (docs/outcomes.md). */
@@ -481,7 +483,7 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
         },
       },
     },
-    passive: { importDir: abs(raw.passive.importDir) },
+    passive: { ...raw.passive, importDir: abs(raw.passive.importDir) },
     outcomes: { ...raw.outcomes, dir: abs(raw.outcomes.dir || path.join(raw.dataDir, 'outcomes')) },
     credentials: {
       ...raw.credentials,

@@ -14,7 +14,9 @@ import { OFF_THREAD_BYTES, ValidationPool } from '../rules/pool.js';
 import { validateFile } from '../rules/validate.js';
 import type { DocumentRow, NewNotification, NotificationRow, OutboundRow, Store } from '../store/store.js';
 import type { DocumentState } from '../lifecycle/states.js';
+import type { InvoiceKey } from '../invoice/keys.js';
 import { atomicWrite, exists, sha256 } from '../util/fsx.js';
+import { ReceivedSignatures, isSigned, receivedKeys, unwrappedName } from './received-p7m.js';
 import { rejectDocument } from './reports.js';
 import { backoffMs } from './send-step.js';
 
@@ -73,7 +75,11 @@ export class InboundHandler {
 
   reconfigure(config: Config): void {
     this.config = config;
+    this.signatures?.reconfigure(config);
   }
+
+  /** Checks received .p7m signatures (validation.trustedCAs); made at the first one. */
+  private signatures: ReceivedSignatures | null = null;
 
   /** One worker, started with the first large message (see OFF_THREAD_BYTES). */
   private pool: ValidationPool | null = null;
@@ -549,15 +555,27 @@ export class InboundHandler {
       msg.metadata.length > 0 ? this.keep(dir, msg.metadataName, msg.metadata) : null,
       this.keepEnvelope(msg.envelope),
     ]);
+    const asOf = await this.receivedAt(msg.metadata);
+    // A signed one is also delivered unwrapped, as .xml, for ERPs that cannot read .p7m: its
+    // signature checked as of SdI's reception and recorded (a broken one still delivers both).
+    const signed = isSigned(msg.fileName, msg.bytes);
+    const unwrapped =
+      signed && this.config.passive.unwrapP7m
+        ? await (this.signatures ??= new ReceivedSignatures(this.config, this.log)).check(msg.bytes, asOf)
+        : null;
+    const xml = unwrapped?.content
+      ? await this.keep(dir, unwrappedName(msg.fileName), unwrapped.content)
+      : null;
     // Lenient: a received invoice is never refused here; problems are warnings for the accountant.
     let warnings: Finding[] = [];
     let valid = true;
+    let validatedKeys: InvoiceKey[] = [];
     try {
       // Judged by the rules in force when SdI received it, and without advice meant for senders;
       // a large one on the worker, within the per-file budget.
       const opts = {
         fileName: 'off',
-        asOf: await this.receivedAt(msg.metadata),
+        asOf,
         received: true,
       } as const;
       const v =
@@ -566,6 +584,7 @@ export class InboundHandler {
           : await validateFile(msg.fileName, msg.bytes, opts);
       valid = v.valid;
       warnings = [...v.errors, ...v.warnings];
+      validatedKeys = v.keys;
     } catch (err) {
       warnings = [finding('VALIDATION-ERROR', String(err), String(err))];
     }
@@ -580,6 +599,10 @@ export class InboundHandler {
       valid,
       warnings,
       envelopePath,
+      xmlName: xml ? unwrappedName(msg.fileName) : null,
+      xmlPath: xml?.file ?? null,
+      signature: unwrapped?.signature ?? null,
+      keys: receivedKeys(signed ? (unwrapped?.content ?? null) : msg.bytes, validatedKeys),
     });
     if (!row) {
       this.log.debug(
@@ -600,6 +623,21 @@ export class InboundHandler {
       },
       `received invoice ${msg.fileName}${valid ? '' : ` (with ${warnings.length} findings: delivered all the same)`}`,
     );
+    const sig = unwrapped?.signature;
+    if (sig && sig.status !== 'valid')
+      this.log.warn(
+        {
+          event: 'passive.signature_invalid',
+          id: row.id,
+          identificativoSdI: msg.identificativoSdI,
+          file: msg.fileName,
+          status: sig.status,
+          codes: sig.findings.map((f) => f.code),
+          unwrapped: xml ? unwrappedName(msg.fileName) : null,
+        },
+        `the signature of received invoice ${msg.fileName} ${sig.status === 'invalid' ? 'does not verify' : 'cannot be read'} ` +
+          `(${sig.findings.map((f) => f.code).join(', ')}); ${xml ? `delivered all the same, with ${unwrappedName(msg.fileName)}` : 'delivered as received only'}`,
+      );
     await this.deliverPassive();
   }
 
@@ -632,10 +670,20 @@ export class InboundHandler {
             fsync: this.config.intake.fsync,
           },
         );
+      // The unwrapped .xml before the .p7m: an ERP that takes the .p7m finds both.
+      const xmlOut = p.xmlPath && p.xmlName ? path.join(target, path.basename(p.xmlName)) : null;
+      if (xmlOut && p.xmlPath)
+        await atomicWrite(xmlOut, await fsp.readFile(p.xmlPath), { fsync: this.config.intake.fsync });
       await atomicWrite(out, await fsp.readFile(p.path), { fsync: this.config.intake.fsync });
-      this.store.markPassiveDelivered(p.id, out);
+      this.store.markPassiveDelivered(p.id, out, xmlOut);
       this.log.info(
-        { event: 'passive.delivered', id: p.id, file: p.nomeFile, to: out },
+        {
+          event: 'passive.delivered',
+          id: p.id,
+          file: p.nomeFile,
+          to: out,
+          ...(xmlOut ? { xml: xmlOut } : {}),
+        },
         `received invoice ${p.nomeFile} written to ${target}`,
       );
     }

@@ -259,7 +259,7 @@ export class SendStep {
           // The file left (PEC, SDIFTP): its IdentificativoSdI comes with SdI's first answer. It is
           // never sent again on its own, unless the transport reports that it was not delivered
           // (pipeline/inbound.ts, transport receipts).
-          this.store.holdInDoubt(o.documentId, result.detail);
+          this.store.holdInDoubt(o.documentId, result.detail, { handedOver: true });
           if (result.ref) this.store.setTransportRef(o.documentId, result.ref);
           this.events.onResult?.('sent');
           this.log.info(

@@ -336,7 +336,8 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 8,
-    description: 'received invoices in view (search keys, signature, unwrapped copy); sends held in doubt; operator actions',
+    description:
+      'received invoices in view (search keys, signature, unwrapped copy); sends held in doubt; operator actions',
     sql: `
       -- A received invoice: when it was written to the import folder, its unwrapped .xml (a .p7m's
       -- content, kept and delivered beside it) and the check of its signature (JSON).

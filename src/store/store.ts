@@ -8,6 +8,9 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 /** The only module that holds SQL. Every state change is one transaction. */
 
+/** next_attempt_at of a send held with no next attempt (in doubt, or handed over to the transport). */
+const HELD_UNTIL = '9999-12-31T00:00:00.000Z';
+
 /**
  * The one shape of a transition's details: an object, its problems (a local rejection's, or SdI's
  * error list in an NS) under `findings`. Stores written before this shape hold a bare array of
@@ -263,12 +266,66 @@ export interface NewPassive {
   warnings: unknown;
   /** The transport envelope it came in (PEC), kept verbatim. */
   envelopePath?: string | null;
+  /** A .p7m's unwrapped content: its name and where it is kept (null: not unwrapped). */
+  xmlName?: string | null;
+  xmlPath?: string | null;
+  signature?: ReceivedSignature | null;
+  keys?: PassiveKey[];
 }
 
 export interface PassiveRow extends NewPassive {
   id: number;
   receivedAt: string;
   deliveredPath: string | null;
+  /** When it was written into the import folder. */
+  deliveredAt: string | null;
+  /** Where its unwrapped .xml (a .p7m's content) was written beside it. */
+  xmlDeliveredPath: string | null;
+}
+
+/** One body of a received invoice, with its cedente: what `fatturad show` finds it by. */
+export interface PassiveKey {
+  body: number;
+  numero: string;
+  data: string;
+  tipoDocumento: string;
+  cedentePiva: string | null;
+  cedenteCf: string | null;
+  cedenteName: string | null;
+}
+
+/** The check of a received .p7m's signature, as recorded (src/pipeline/received-p7m.ts). */
+export interface ReceivedSignature {
+  /** valid: verifies (issuer trusted or not checked); invalid: does not verify; unreadable: no content. */
+  status: 'valid' | 'invalid' | 'unreadable';
+  issuer: 'trusted' | 'untrusted' | 'not-checked';
+  signers: { subject: string; issuer: string; signingTime: string | null }[];
+  findings: Finding[];
+  checkedAt: string;
+}
+
+/** A send held with no next attempt until SdI answers or an operator decides (fatturad resend). */
+export interface InDoubtSend {
+  documentId: number;
+  originalName: string;
+  entry: string;
+  sdiName: string;
+  channel: string;
+  attempts: number;
+  /** Since when it is held (the last state change before migration 8 recorded it). */
+  since: string;
+  note: string | null;
+}
+
+/** What an operator did to a document, with who and when. */
+export interface DocumentAction {
+  id: number;
+  documentId: number;
+  action: string;
+  at: string;
+  actor: string;
+  host: string;
+  note: string | null;
 }
 
 export interface NewTransportReceipt {
@@ -864,18 +921,87 @@ export class Store {
   scheduleRetry(documentId: number, error: string, next: Date): void {
     this.db
       .prepare(
-        `UPDATE outbound SET in_flight_since = NULL, last_error = ?, next_attempt_at = ? WHERE document_id = ?`,
+        `UPDATE outbound SET in_flight_since = NULL, last_error = ?, next_attempt_at = ?, held = NULL, held_at = NULL
+          WHERE document_id = ?`,
       )
       .run(error, next.toISOString(), documentId);
   }
 
-  /** Leaves an in-doubt send alone until SdI's answer or an operator decides (no automatic resend). */
-  holdInDoubt(documentId: number, note: string): void {
+  /**
+   * Leaves an in-doubt send alone until SdI's answer or an operator decides (no automatic resend).
+   * `handedOver`: the transport has the file (PEC) and SdI's first answer comes by itself; not a
+   * send in doubt for `fatturad status`.
+   */
+  holdInDoubt(documentId: number, note: string, o: { handedOver?: boolean } = {}): void {
     this.db
       .prepare(
-        `UPDATE outbound SET last_error = ?, in_flight_since = NULL, next_attempt_at = '9999-12-31T00:00:00.000Z' WHERE document_id = ?`,
+        `UPDATE outbound SET last_error = ?, in_flight_since = NULL, next_attempt_at = '${HELD_UNTIL}',
+           held = ?, held_at = ? WHERE document_id = ?`,
       )
-      .run(note, documentId);
+      .run(note, o.handedOver ? 'handed-over' : 'in-doubt', this.stamp(), documentId);
+  }
+
+  /**
+   * Sends held in doubt (not handed over), oldest first. A store the daemon has not migrated yet
+   * (a newer command, the daemon not restarted) is read as migration 8 reads it.
+   */
+  inDoubtSends(): InDoubtSend[] {
+    const v8 = this.schemaVersion >= 8;
+    const held = v8
+      ? `coalesce(o.held, 'in-doubt')`
+      : `CASE WHEN o.transport_ref IS NULL THEN 'in-doubt' END`;
+    return this.db
+      .prepare(
+        `SELECT o.document_id AS documentId, d.original_name AS originalName, d.entry, o.sdi_name AS sdiName,
+                  o.channel, o.attempts, ${v8 ? 'coalesce(o.held_at, d.state_changed_at)' : 'd.state_changed_at'} AS since,
+                  o.last_error AS note
+             FROM outbound o JOIN documents d ON d.id = o.document_id
+            WHERE d.state = 'sending' AND o.identificativo_sdi IS NULL AND o.next_attempt_at = '${HELD_UNTIL}'
+              AND ${held} = 'in-doubt'
+            ORDER BY since, o.document_id`,
+      )
+      .all() as InDoubtSend[];
+  }
+
+  /** An operator's resend of a send in doubt: scheduled now and recorded with who and when, in one transaction. */
+  resendInDoubt(documentId: number, who: { actor: string; host: string }): DocumentAction {
+    return this.transaction(() => {
+      this.scheduleRetry(documentId, 'resend asked by an operator', new Date());
+      return this.recordAction(documentId, 'resend', who, 'sent again at the next pass of the daemon');
+    });
+  }
+
+  /** Records what an operator did to a document (append-only). */
+  recordAction(
+    documentId: number,
+    action: string,
+    who: { actor: string; host: string },
+    note: string | null = null,
+  ): DocumentAction {
+    const at = this.stamp();
+    const info = this.db
+      .prepare(
+        `INSERT INTO document_actions (document_id, action, at, actor, host, note) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(documentId, action, at, who.actor, who.host, note);
+    return {
+      id: Number(info.lastInsertRowid),
+      documentId,
+      action,
+      at,
+      actor: who.actor,
+      host: who.host,
+      note,
+    };
+  }
+
+  actionsOf(documentId: number): DocumentAction[] {
+    return this.db
+      .prepare(
+        `SELECT id, document_id AS documentId, action, at, actor, host, note
+           FROM document_actions WHERE document_id = ? ORDER BY id`,
+      )
+      .all(documentId) as DocumentAction[];
   }
 
   /** The send journal witnessed `attempts` attempts (src/store/journal.ts): the store counts at least as many. */
@@ -980,22 +1106,35 @@ export class Store {
 
   /** Records a received invoice once per (IdentificativoSdI, NomeFile); null if already known. */
   addPassive(p: NewPassive): PassiveRow | null {
-    const info = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO passive (identificativo_sdi, nome_file, sha256, channel, received_at, path,
-           metadata_name, metadata_path, valid, warnings, envelope_path)
-         VALUES (@identificativoSdI, @nomeFile, @sha256, @channel, @at, @path, @metadataName, @metadataPath, @valid,
-           @warnings, @envelopePath)`,
-      )
-      .run({
-        ...p,
-        at: this.stamp(),
-        valid: p.valid ? 1 : 0,
-        warnings: JSON.stringify(p.warnings ?? []),
-        envelopePath: p.envelopePath ?? null,
-      });
-    if (info.changes === 0) return null;
-    return this.getPassive(Number(info.lastInsertRowid)) ?? null;
+    return this.transaction(() => {
+      const { keys, ...row } = p;
+      const info = this.db
+        .prepare(
+          `INSERT OR IGNORE INTO passive (identificativo_sdi, nome_file, sha256, channel, received_at, path,
+             metadata_name, metadata_path, valid, warnings, envelope_path, xml_name, xml_path, signature)
+           VALUES (@identificativoSdI, @nomeFile, @sha256, @channel, @at, @path, @metadataName, @metadataPath, @valid,
+             @warnings, @envelopePath, @xmlName, @xmlPath, @signature)`,
+        )
+        .run({
+          ...row,
+          at: this.stamp(),
+          valid: p.valid ? 1 : 0,
+          warnings: JSON.stringify(p.warnings ?? []),
+          envelopePath: p.envelopePath ?? null,
+          xmlName: p.xmlName ?? null,
+          xmlPath: p.xmlPath ?? null,
+          signature: p.signature ? JSON.stringify(p.signature) : null,
+        });
+      if (info.changes === 0) return null;
+      const id = Number(info.lastInsertRowid);
+      const add = this.db.prepare(
+        `INSERT OR IGNORE INTO passive_keys (passive_id, body, numero, data, tipo_documento, cedente_piva, cedente_cf,
+           cedente_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const k of keys ?? [])
+        add.run(id, k.body, k.numero, k.data, k.tipoDocumento, k.cedentePiva, k.cedenteCf, k.cedenteName);
+      return this.getPassive(id) ?? null;
+    });
   }
 
   getPassive(id: number): PassiveRow | undefined {
@@ -1014,6 +1153,11 @@ export class Store {
           valid: number;
           warnings: string | null;
           envelope_path: string | null;
+          delivered_at: string | null;
+          xml_name: string | null;
+          xml_path: string | null;
+          xml_delivered_path: string | null;
+          signature: string | null;
         }
       | undefined;
     return (
@@ -1031,6 +1175,11 @@ export class Store {
         valid: r.valid === 1,
         warnings: r.warnings ? (JSON.parse(r.warnings) as unknown) : [],
         envelopePath: r.envelope_path,
+        deliveredAt: r.delivered_at,
+        xmlName: r.xml_name,
+        xmlPath: r.xml_path,
+        xmlDeliveredPath: r.xml_delivered_path,
+        signature: r.signature ? (parseJson(r.signature) as ReceivedSignature | null) : null,
       }
     );
   }
@@ -1046,8 +1195,82 @@ export class Store {
     });
   }
 
-  markPassiveDelivered(id: number, deliveredPath: string): void {
-    this.db.prepare(`UPDATE passive SET delivered_path = ? WHERE id = ?`).run(deliveredPath, id);
+  markPassiveDelivered(id: number, deliveredPath: string, xmlDeliveredPath: string | null = null): void {
+    this.db
+      .prepare(`UPDATE passive SET delivered_path = ?, xml_delivered_path = ?, delivered_at = ? WHERE id = ?`)
+      .run(deliveredPath, xmlDeliveredPath, this.stamp(), id);
+  }
+
+  passiveKeysOf(id: number): PassiveKey[] {
+    return this.db
+      .prepare(
+        `SELECT body, numero, data, tipo_documento AS tipoDocumento, cedente_piva AS cedentePiva,
+                cedente_cf AS cedenteCf, cedente_name AS cedenteName
+           FROM passive_keys WHERE passive_id = ? ORDER BY body`,
+      )
+      .all(id) as PassiveKey[];
+  }
+
+  /**
+   * Received invoices a reference names: the file name (as received, or its unwrapped .xml), the
+   * IdentificativoSdI, an invoice number, or the cedente (partita IVA with or without its country
+   * code, codice fiscale, or a part of its name, any case). Oldest first, at most `limit`.
+   */
+  findPassive(ref: string, limit = 50): PassiveRow[] {
+    const r = ref.trim();
+    if (!r) return [];
+    const piva = /^[A-Za-z]{2}/.test(r) ? r.toUpperCase() : `IT${r}`;
+    const like = `%${r.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const ids = this.db
+      .prepare(
+        `SELECT id FROM passive WHERE nome_file = @r OR xml_name = @r OR identificativo_sdi = @r
+         UNION SELECT passive_id FROM passive_keys
+          WHERE numero = @r OR cedente_piva = @piva OR cedente_piva = @upper OR cedente_cf = @upper
+             OR (length(@r) >= 3 AND cedente_name LIKE @like ESCAPE '\\')
+         ORDER BY 1 LIMIT @limit`,
+      )
+      .all({ r, piva, upper: r.toUpperCase(), like, limit }) as { id: number }[];
+    return ids.flatMap(({ id }) => {
+      const p = this.getPassive(id);
+      return p ? [p] : [];
+    });
+  }
+
+  /** SdI's messages about a received invoice (DT, SE...), by its IdentificativoSdI; its MT included. */
+  notificationsAboutReceived(identificativoSdI: string): NotificationRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM notifications WHERE identificativo_sdi = ? AND document_id IS NULL ORDER BY id`,
+        )
+        .all(identificativoSdI) as NotificationDb[]
+    ).map(notificationFromDb);
+  }
+
+  /**
+   * Every received invoice, with what `fatturad status` counts it by: where it was written and
+   * whether an esito committente (EC) for it is known (an EC, or SdI's SE about one).
+   */
+  receivedOverview(): {
+    id: number;
+    deliveredPath: string | null;
+    xmlDeliveredPath: string | null;
+    ecSent: number;
+  }[] {
+    return this.db
+      .prepare(
+        `SELECT p.id, p.delivered_path AS deliveredPath,
+                ${this.schemaVersion >= 8 ? 'p.xml_delivered_path' : 'NULL'} AS xmlDeliveredPath,
+                EXISTS (SELECT 1 FROM notifications n WHERE n.identificativo_sdi = p.identificativo_sdi
+                          AND n.kind IN ('EC', 'SE')) AS ecSent
+           FROM passive p ORDER BY p.id`,
+      )
+      .all() as {
+      id: number;
+      deliveredPath: string | null;
+      xmlDeliveredPath: string | null;
+      ecSent: number;
+    }[];
   }
 
   countPassive(): number {

@@ -2,8 +2,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canTransition, FINAL_STATES, TransitionError } from '../../src/lifecycle/states.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { Store, StoreError } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
+
+const LATEST = MIGRATIONS[MIGRATIONS.length - 1]?.version;
 
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
@@ -80,7 +83,7 @@ describe('state machine', () => {
 describe('store', () => {
   it('migrates to the latest schema in WAL mode, and refuses a newer schema', () => {
     const s = openStore();
-    expect(s.schemaVersion).toBe(5);
+    expect(s.schemaVersion).toBe(LATEST);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.db.pragma('user_version = 99');
     expect(() => s.migrate([])).toThrow(StoreError);
@@ -164,7 +167,7 @@ describe('store', () => {
     expect(s2.integrityCheck()).toBe('ok');
     s2.close();
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(5);
+    expect(raw.pragma('user_version', { simple: true })).toBe(LATEST);
     raw.close();
   });
 });
