@@ -16,7 +16,7 @@ export function renderCheck(title: string, report: CheckReport): string {
   });
   lines.push(
     '',
-    `${report.ok ? 'Everything works' : 'Not everything works'} (${verdict.join('; ')}). Nothing was sent.`,
+    `${report.ok ? 'Everything works' : 'Not everything works'} (${verdict.join('; ')}). No file or message was sent.`,
   );
   return `${lines.join('\n')}\n`;
 }
