@@ -580,7 +580,7 @@ export class Store {
     const rows = this.db
       .prepare(
         `SELECT claimed_path AS p FROM intake WHERE substr(claimed_path, 1, length(@dir)) = @dir
-         UNION SELECT path AS p FROM documents WHERE path IS NOT NULL AND substr(path, 1, length(@dir)) = @dir`,
+         UNION ALL SELECT path AS p FROM documents WHERE path IS NOT NULL AND substr(path, 1, length(@dir)) = @dir`,
       )
       .all({ dir: prefix }) as { p: string }[];
     return new Set(rows.map((r) => r.p));

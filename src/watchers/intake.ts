@@ -906,7 +906,8 @@ export class Intake {
     const entryDirs: string[] = [];
     for (const n of names) {
       if (isTempName(n) || intakeIdOf(n) === null) continue;
-      const p = path.join(dir, n);
+      // As the store writes them (path.join of the same folder), without normalizing each again.
+      const p = `${dir}${path.sep}${n}`;
       if (n.endsWith('.d')) {
         // The entries of a zip whose file is gone: each one the store does not know.
         if (present.has(n.slice(0, -2))) continue;
