@@ -7,8 +7,8 @@ import { addCheckCommands } from './check/cli.js';
 import { addCredentialCommands } from './credentials/cli.js';
 import { addTrustCommands } from './trust/cli.js';
 import { addStoreCommands } from './store/cli.js';
-import type { Store } from './store/store.js';
 import { addAlertsCommands } from './alerts/cli.js';
+import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
 
 /*
@@ -490,6 +490,8 @@ export function buildProgram(): Command {
       },
     );
 
+  addCheckCommands(program, { config: (file) => configOrExit(file), out });
+
   addArchiveCommands(program, {
     config: (file) => configOrExit(file),
     store: openStoreOrExit,
@@ -509,6 +511,11 @@ export function buildProgram(): Command {
   });
 
   addStoreCommands(program, {
+    config: (file) => configOrExit(file),
+    out,
+    exit: (code) => process.exit(code),
+  });
+  addAlertsCommands(program, {
     config: (file) => configOrExit(file),
     out,
     exit: (code) => process.exit(code),
@@ -534,8 +541,6 @@ export function buildProgram(): Command {
         // The key path and the variable or file of each; never a value.
         process.stderr.write(
           `fatturad: invalid configuration (${config.source ?? 'embedded defaults'}): missing secrets:\n` +
-  addCheckCommands(program, { config: (file) => configOrExit(file), out });
-
             missing.map((m) => `  ${m.problem}\n`).join(''),
         );
         process.exit(EXIT.CONFIG);
@@ -560,11 +565,6 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-  addAlertsCommands(program, {
-    config: (file) => configOrExit(file),
-    out,
-    exit: (code) => process.exit(code),
-  });
       process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
     }
     if (isStoreDamage(err)) await storeDamagedExit(damageProblem(err));

@@ -199,7 +199,9 @@ export class Daemon {
     try {
       this.alerts?.open(this.store, () => {
         const h = this.channel?.health();
-        return this.channel && h ? { name: this.channel.name, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) } : null;
+        return this.channel && h
+          ? { name: this.channel.name, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) }
+          : null;
       });
     } catch (err) {
       throw err instanceof AlertSecretError ? new ConfigStartError([err.message]) : err;

@@ -51,11 +51,11 @@ export function createLogger(opts: LogOptions): Logger {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void, level: number): void {
         const fields = args[0];
         if (taps.size && fields !== null && typeof fields === 'object' && 'event' in fields) {
-          const event = (fields as { event: unknown }).event;
+          const event = fields.event;
           if (typeof event === 'string')
             for (const tap of taps) {
               try {
-                tap(event, level, fields as Record<string, unknown>, typeof args[1] === 'string' ? args[1] : '');
+                tap(event, level, fields, typeof args[1] === 'string' ? args[1] : '');
               } catch {
                 // A listener never breaks logging.
               }
@@ -73,7 +73,10 @@ export function createLogger(opts: LogOptions): Logger {
   const usePretty =
     opts.format === 'pretty' || (opts.format === 'auto' && (dest as { isTTY?: boolean }).isTTY === true);
   const logger = usePretty
-    ? pino(base, pretty({ destination: dest, sync: true, translateTime: 'SYS:HH:MM:ss.l', messageKey: 'msg' }))
+    ? pino(
+        base,
+        pretty({ destination: dest, sync: true, translateTime: 'SYS:HH:MM:ss.l', messageKey: 'msg' }),
+      )
     : pino(base, opts.destination ?? pino.destination({ dest: 1, sync: false }));
   (logger as unknown as Tapped)[TAPS] = taps;
   return logger;

@@ -207,7 +207,14 @@ export class Alerts {
         q.delivered(row.id);
         this.delivered++;
         this.log.info(
-          { event: 'alerts.sent', kind: row.kind, target: row.target, id: row.messageId, count: m.count, answer },
+          {
+            event: 'alerts.sent',
+            kind: row.kind,
+            target: row.target,
+            id: row.messageId,
+            count: m.count,
+            answer,
+          },
           `alert "${m.title}" (${m.count}) sent by ${row.target}`,
         );
       } catch (err) {

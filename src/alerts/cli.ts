@@ -63,8 +63,7 @@ export function addAlertsCommands(program: Command, h: AlertsCliHelpers): void {
       }
       if (o.json) h.out(JSON.stringify({ enabled: config.alerts.enabled, id: m.id, results }, null, 2));
       else {
-        for (const r of results)
-          h.out(`${r.target}: ${r.ok ? 'sent' : 'FAILED'} (${r.where}): ${r.answer}`);
+        for (const r of results) h.out(`${r.target}: ${r.ok ? 'sent' : 'FAILED'} (${r.where}): ${r.answer}`);
         if (!config.alerts.enabled)
           h.out('note: alerts.enabled is false: the daemon sends no alert until it is set to true');
       }

@@ -25,7 +25,7 @@ export const ALERT_KINDS = {
   'invoice.refused': {
     sdi: 'NE EC02',
     title: 'A public administration refused invoices (NE EC02)',
-    titleIt: "Fatture rifiutate dalla pubblica amministrazione (NE EC02)",
+    titleIt: 'Fatture rifiutate dalla pubblica amministrazione (NE EC02)',
     action:
       'Read the reason in "fatturad show <file>"; issue a credit note (TD04) and, where due, a new invoice.',
     actionIt:
@@ -64,7 +64,8 @@ export const ALERT_KINDS = {
     title: 'Sends given up after every retry',
     titleIt: 'Invii abbandonati dopo tutti i tentativi',
     action: 'Read the last error in "fatturad show <file>" and drop the file again once fixed.',
-    actionIt: "Leggere l'ultimo errore con \"fatturad show <file>\" e depositare di nuovo il file dopo la correzione.",
+    actionIt:
+      'Leggere l\'ultimo errore con "fatturad show <file>" e depositare di nuovo il file dopo la correzione.',
   },
   'alerts.channel_down': {
     title: 'The channel to SdI has been down longer than the threshold',
@@ -106,7 +107,8 @@ export const ALERT_KINDS = {
   'store.behind_journal': {
     title: 'The store lacks sends its journal witnessed: held in doubt',
     titleIt: 'Al database mancano invii registrati nel giornale: sospesi come incerti',
-    action: 'Check with SdI whether each file arrived, then "fatturad resend <id>" only for those that did not.',
+    action:
+      'Check with SdI whether each file arrived, then "fatturad resend <id>" only for those that did not.',
     actionIt:
       'Verificare presso lo SdI se ogni file è arrivato, poi "fatturad resend <id>" solo per quelli non arrivati.',
   },

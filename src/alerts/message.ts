@@ -72,16 +72,25 @@ export function buildMessage(g: AlertGroup, opts: { test?: boolean; now?: number
   };
 }
 
+/** A field as text: strings and numbers as they are, anything else as JSON. */
+function text(v: unknown): string {
+  return typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean'
+      ? String(v)
+      : JSON.stringify(v);
+}
+
 /** One line per item: the file, SdI's names, the codes, the log's sentence. */
 function itemLine(it: Record<string, unknown>): string {
-  const parts: string[] = [String(it.at ?? '')];
-  if (it.documentId !== undefined) parts.push(`#${String(it.documentId)}`);
-  if (it.file) parts.push(String(it.file));
-  if (it.sdiName) parts.push(String(it.sdiName));
-  if (it.identificativoSdI) parts.push(`IdentificativoSdI ${String(it.identificativoSdI)}`);
+  const parts: string[] = [text(it.at ?? '')];
+  if (it.documentId !== undefined) parts.push(`#${text(it.documentId)}`);
+  if (it.file) parts.push(text(it.file));
+  if (it.sdiName) parts.push(text(it.sdiName));
+  if (it.identificativoSdI) parts.push(`IdentificativoSdI ${text(it.identificativoSdI)}`);
   if (Array.isArray(it.codes) && it.codes.length) parts.push(`[${it.codes.join(', ')}]`);
   const line = parts.join('  ');
-  return it.message ? `${line}\n    ${String(it.message)}` : line;
+  return it.message ? `${line}\n    ${text(it.message)}` : line;
 }
 
 export function emailOf(m: AlertMessage): { subject: string; text: string } {

@@ -23,13 +23,17 @@ function readSecret(what: string, file: string, envName: string): string {
     try {
       return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new AlertSecretError(`${what}: cannot read the file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new AlertSecretError(
+        `${what}: cannot read the file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   }
   const v = envName ? process.env[envName] : undefined;
   if (v === undefined)
     throw new AlertSecretError(
-      envName ? `${what}: the environment variable ${envName} is not set` : `${what}: no source (a variable or a file)`,
+      envName
+        ? `${what}: the environment variable ${envName} is not set`
+        : `${what}: no source (a variable or a file)`,
     );
   return v;
 }
@@ -40,9 +44,7 @@ class EmailTarget implements AlertTarget {
   private readonly transport: Transporter;
   constructor(private readonly c: Config['alerts']['email']) {
     this.where = `${c.to.join(', ')} via ${c.host}:${c.port}`;
-    const pass = c.user
-      ? readSecret('alerts.email password', c.passwordFile, c.passwordEnv)
-      : undefined;
+    const pass = c.user ? readSecret('alerts.email password', c.passwordFile, c.passwordEnv) : undefined;
     const ca = c.ca.map((f) => fs.readFileSync(f));
     this.transport = createTransport({
       host: c.host,
@@ -117,7 +119,11 @@ export function openTargets(c: Config['alerts']): AlertTarget[] {
 
 /** A failure in one line, with the cause fetch hides (ECONNREFUSED...). */
 export function failureText(err: unknown): string {
-  const e = err as Error & { cause?: { code?: string; message?: string }; code?: string; responseCode?: number };
+  const e = err as Error & {
+    cause?: { code?: string; message?: string };
+    code?: string;
+    responseCode?: number;
+  };
   const cause = e.cause?.code ?? e.cause?.message;
   return [e.message, e.code && !e.message.includes(e.code) ? e.code : '', cause ? `(${cause})` : '']
     .filter(Boolean)

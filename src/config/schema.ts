@@ -303,13 +303,6 @@ const configShape = z.strictObject({
       minFreePercent: z.number().min(0).max(100),
     })
     .default({ checkMs: 10_000, minFreeBytes: 268_435_456, minFreePercent: 1 }),
-  simulator: z.strictObject({
-    /** What the built-in SdI simulator does with each file (see docs/channels.md). */
-    scenario: z.enum(SCENARIOS),
-    /** Delay before each notification, to watch the states change. */
-    delayMs: z.number().int().min(0),
-    /** PEC: the SdI mailbox the simulator assigns in its first answer. */
-    sdiMailbox: z.string().regex(/^sdi[0-9]{1,3}@pec\.fatturapa\.it$/, 'sdiNN@pec.fatturapa.it'),
   /** Messages to people on the events that need one (docs/alerts.md). */
   alerts: z
     .strictObject({
@@ -381,6 +374,13 @@ const configShape = z.strictObject({
       },
       webhook: { url: '', secretEnv: '', secretFile: '', timeoutMs: 10_000 },
     }),
+  simulator: z.strictObject({
+    /** What the built-in SdI simulator does with each file (see docs/channels.md). */
+    scenario: z.enum(SCENARIOS),
+    /** Delay before each notification, to watch the states change. */
+    delayMs: z.number().int().min(0),
+    /** PEC: the SdI mailbox the simulator assigns in its first answer. */
+    sdiMailbox: z.string().regex(/^sdi[0-9]{1,3}@pec\.fatturapa\.it$/, 'sdiNN@pec.fatturapa.it'),
   }),
 });
 
@@ -393,13 +393,6 @@ export const configSchema = configShape.superRefine((c, ctx) => {
       message:
         'required with trustedCAs: tsl: the certificates that sign the trusted list (see docs/validation.md)',
     });
-});
-
-/** The configuration as written (relative paths, optional folders). */
-export type RawConfig = z.infer<typeof configSchema>;
-
-export interface FolderConfig {
-  path: string;
   const a = c.alerts;
   if (a.enabled && !a.email.host && !a.webhook.url)
     ctx.addIssue({
@@ -419,6 +412,13 @@ export interface FolderConfig {
       path: ['alerts', 'webhook', 'secretEnv'],
       message: 'required with alerts.webhook.url: the HMAC key, in secretEnv or secretFile',
     });
+});
+
+/** The configuration as written (relative paths, optional folders). */
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface FolderConfig {
+  path: string;
   rejectedDir: string;
   duplicatesDir: string;
 }
@@ -485,13 +485,6 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
     },
     passive: { ...raw.passive, importDir: abs(raw.passive.importDir) },
     outcomes: { ...raw.outcomes, dir: abs(raw.outcomes.dir || path.join(raw.dataDir, 'outcomes')) },
-    credentials: {
-      ...raw.credentials,
-      entratel: {
-        ...raw.credentials.entratel,
-        dir: raw.credentials.entratel.dir && abs(raw.credentials.entratel.dir),
-      },
-      files: raw.credentials.files.map((f) => ({ ...f, path: abs(f.path) })),
     alerts: {
       ...raw.alerts,
       email: {
@@ -499,8 +492,18 @@ export function resolveConfig(raw: RawConfig, cwd: string, source: string | null
         passwordFile: raw.alerts.email.passwordFile && abs(raw.alerts.email.passwordFile),
         ca: raw.alerts.email.ca.map(abs),
       },
-      webhook: { ...raw.alerts.webhook, secretFile: raw.alerts.webhook.secretFile && abs(raw.alerts.webhook.secretFile) },
+      webhook: {
+        ...raw.alerts.webhook,
+        secretFile: raw.alerts.webhook.secretFile && abs(raw.alerts.webhook.secretFile),
+      },
     },
+    credentials: {
+      ...raw.credentials,
+      entratel: {
+        ...raw.credentials.entratel,
+        dir: raw.credentials.entratel.dir && abs(raw.credentials.entratel.dir),
+      },
+      files: raw.credentials.files.map((f) => ({ ...f, path: abs(f.path) })),
     },
     archive: {
       ...raw.archive,

@@ -85,6 +85,7 @@ class Receiver {
   }
 }
 
+const headerText = (v: unknown): string => (typeof v === 'string' ? v : '');
 const receiver = new Receiver();
 const mails: Mail[] = [];
 let authFailures = 0;
@@ -94,7 +95,8 @@ const smtp = new SMTPServer({
   allowInsecureAuth: true,
   logger: false,
   onAuth(auth, _session, cb) {
-    if (auth.username === 'alerts@example.it' && auth.password === SMTP_PASSWORD) cb(null, { user: auth.username });
+    if (auth.username === 'alerts@example.it' && auth.password === SMTP_PASSWORD)
+      cb(null, { user: auth.username });
     else {
       authFailures++;
       cb(new Error('Invalid username or password'));
@@ -105,8 +107,8 @@ const smtp = new SMTPServer({
       mails.push({
         subject: m.subject ?? '',
         text: m.text ?? '',
-        kind: String(m.headers.get('x-fatturad-alert-kind') ?? ''),
-        id: String(m.headers.get('x-fatturad-alert-id') ?? ''),
+        kind: headerText(m.headers.get('x-fatturad-alert-kind')),
+        id: headerText(m.headers.get('x-fatturad-alert-id')),
       });
       cb(null);
     }, cb);
@@ -163,10 +165,12 @@ function query<T>(sql: string): T[] {
     d.close();
   }
 }
-const rejected = (): number => query<{ n: number }>("SELECT count(*) AS n FROM documents WHERE state = 'rejected'")[0]?.n ?? 0;
+const rejected = (): number =>
+  query<{ n: number }>("SELECT count(*) AS n FROM documents WHERE state = 'rejected'")[0]?.n ?? 0;
 /** The NS events recorded and not yet in a message: kept items plus those only counted. */
 function waitingNs(): number {
-  const items = query<{ n: number }>("SELECT count(*) AS n FROM alert_items WHERE kind = 'invoice.rejected'")[0]?.n ?? 0;
+  const items =
+    query<{ n: number }>("SELECT count(*) AS n FROM alert_items WHERE kind = 'invoice.rejected'")[0]?.n ?? 0;
   const omitted =
     query<{ n: number }>("SELECT omitted AS n FROM alert_kinds WHERE kind = 'invoice.rejected'")[0]?.n ?? 0;
   return items + omitted;
@@ -231,7 +235,9 @@ describe('alerts', () => {
     const msgs = receiver.of('invoice.rejected');
     // One message per interval: each made at least intervalMs after the one before it.
     for (let i = 1; i < msgs.length; i++)
-      expect(Date.parse(msgs[i]!.createdAt) - Date.parse(msgs[i - 1]!.createdAt)).toBeGreaterThanOrEqual(intervalMs);
+      expect(Date.parse(msgs[i]!.createdAt) - Date.parse(msgs[i - 1]!.createdAt)).toBeGreaterThanOrEqual(
+        intervalMs,
+      );
     expect(msgs.length).toBeLessThan(500 / 20);
     for (const m of msgs) {
       expect(m.items.length).toBe(Math.min(m.count, 20));
@@ -245,7 +251,10 @@ describe('alerts', () => {
     }
     expect(receiver.badSignatures).toBe(0);
     // The same messages by e-mail, with the same ids.
-    await waitFor('the e-mails', () => mails.filter((m) => m.kind === 'invoice.rejected').length === msgs.length);
+    await waitFor(
+      'the e-mails',
+      () => mails.filter((m) => m.kind === 'invoice.rejected').length === msgs.length,
+    );
     const mailIds = mails.filter((m) => m.kind === 'invoice.rejected').map((m) => m.id);
     expect(mailIds.sort()).toEqual(msgs.map((m) => m.id).sort());
     const mail = mails.find((m) => m.kind === 'invoice.rejected')!;
@@ -307,7 +316,10 @@ describe('alerts', () => {
     drop(100);
     // The pipeline does not wait for the alerts: all 100 reach their final state meanwhile.
     await waitFor('100 more invoices rejected', () => rejected() === before + 100, 120_000, 200);
-    await waitFor('failed attempts', () => readLog(logFile).filter((l) => l.event === 'alerts.failed').length >= 3);
+    await waitFor(
+      'failed attempts',
+      () => readLog(logFile).filter((l) => l.event === 'alerts.failed').length >= 3,
+    );
     const failed = readLog(logFile).filter((l) => l.event === 'alerts.failed');
     expect(failed[0]).toMatchObject({ target: 'webhook', kind: 'invoice.rejected' });
     expect(String(failed[0]?.error)).toContain('ECONNREFUSED');
