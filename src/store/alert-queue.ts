@@ -59,7 +59,9 @@ export class AlertQueue {
             db,
             'INSERT INTO alert_kinds (kind, first_at) VALUES (?, ?) ON CONFLICT(kind) DO UPDATE SET first_at = COALESCE(first_at, excluded.first_at)',
           ).run(it.kind, now);
-          n = (prepared(db, 'SELECT count(*) AS n FROM alert_items WHERE kind = ?').get(it.kind) as { n: number }).n;
+          n = (
+            prepared(db, 'SELECT count(*) AS n FROM alert_items WHERE kind = ?').get(it.kind) as { n: number }
+          ).n;
         }
         if (n < maxItems) {
           prepared(db, 'INSERT INTO alert_items (kind, at, item) VALUES (?, ?, ?)').run(
@@ -97,19 +99,20 @@ export class AlertQueue {
   ): { messageId: string; dropped: QueuedAlert[] } | null {
     const db = this.db;
     return db.transaction(() => {
-      const rows = prepared(db, 'SELECT id, at, item FROM alert_items WHERE kind = ? ORDER BY id').all(kind) as {
+      const rows = prepared(db, 'SELECT id, at, item FROM alert_items WHERE kind = ? ORDER BY id').all(
+        kind,
+      ) as {
         id: number;
         at: string;
         item: string;
       }[];
       const k = prepared(db, 'SELECT omitted FROM alert_kinds WHERE kind = ?').get(kind) as
-        | { omitted: number }
-        | undefined;
+        { omitted: number } | undefined;
       const omitted = k?.omitted ?? 0;
-      prepared(db, 'UPDATE alert_kinds SET first_at = NULL, omitted = 0, last_sent_at = ? WHERE kind = ?').run(
-        now,
-        kind,
-      );
+      prepared(
+        db,
+        'UPDATE alert_kinds SET first_at = NULL, omitted = 0, last_sent_at = ? WHERE kind = ?',
+      ).run(now, kind);
       if (rows.length === 0 && omitted === 0) return null;
       prepared(db, 'DELETE FROM alert_items WHERE kind = ?').run(kind);
       const msg = build({
@@ -158,17 +161,17 @@ export class AlertQueue {
   }
 
   failed(id: number, error: string, nextAt: number): void {
-    prepared(this.db, 'UPDATE alert_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?').run(
-      nextAt,
-      error.slice(0, 500),
-      id,
-    );
+    prepared(
+      this.db,
+      'UPDATE alert_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?',
+    ).run(nextAt, error.slice(0, 500), id);
   }
 
   counts(): { items: number; omitted: number; queued: number } {
     const items = (prepared(this.db, 'SELECT count(*) AS n FROM alert_items').get() as { n: number }).n;
-    const omitted = (prepared(this.db, 'SELECT coalesce(sum(omitted), 0) AS n FROM alert_kinds').get() as { n: number })
-      .n;
+    const omitted = (
+      prepared(this.db, 'SELECT coalesce(sum(omitted), 0) AS n FROM alert_kinds').get() as { n: number }
+    ).n;
     const queued = (prepared(this.db, 'SELECT count(*) AS n FROM alert_queue').get() as { n: number }).n;
     return { items, omitted, queued };
   }
