@@ -142,8 +142,8 @@ export class OutcomeWriter {
       if (written.length > 0) {
         await fsyncDir(this.dir);
         if (this.config.outcomes.csv) await this.appendCsv(written);
+        crashPoint('outcome-before-mark');
       }
-      crashPoint('outcome-before-mark');
       this.ostore.markWritten(written, last, new Date().toISOString());
       for (const w of written) {
         this.written++;

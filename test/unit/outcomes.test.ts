@@ -155,7 +155,7 @@ describe('the outcomes folder', () => {
     expect(fs.readdirSync(path.join(outDir, '.tmp'))).toEqual([]);
   });
 
-  it('local rejections and duplicates are told too, by fatturad', async () => {
+  it('a local rejection is told too, by fatturad, with its findings', async () => {
     const w = new OutcomeWriter(store, config, quiet);
     await w.start();
     await w.stop();
