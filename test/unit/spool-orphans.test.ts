@@ -10,6 +10,7 @@ import { Intake } from '../../src/watchers/intake.js';
 import { EX, example } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 import { validatedDocument } from '../helpers/store.js';
+import { buildZip } from '../helpers/zip-writer.js';
 
 /**
  * Spool files the store no longer knows (its claims lost with a WAL deleted after a crash, or a
@@ -128,6 +129,40 @@ describe('spool files the store no longer knows', () => {
     await intake.recover();
     expect(store.listDocuments()).toHaveLength(2);
     expect(events('intake.orphan_adopted')).toHaveLength(2);
+  });
+
+  it('a zip is taken again whole: its entries made again from it, the old copies of entries removed', async () => {
+    const { config, store, intake, events } = setup();
+    const z1 = invoice('ZIP-1');
+    const z2 = invoice('ZIP-2');
+    const zip = buildZip([
+      { name: 'IT12345670017_Z0001.xml', data: z1 },
+      { name: 'IT12345670017_Z0002.xml', data: z2 },
+    ]);
+    const orphan = path.join(config.paths.claimed, '00000003-lotto.zip');
+    fs.writeFileSync(orphan, zip);
+    // Its entries as the lost claim had written them.
+    fs.mkdirSync(`${orphan}.d`);
+    fs.writeFileSync(path.join(`${orphan}.d`, '0000-IT12345670017_Z0001.xml'), z1);
+    fs.writeFileSync(path.join(`${orphan}.d`, '0001-IT12345670017_Z0002.xml'), z2);
+
+    await intake.recover();
+
+    const docs = store.listDocuments();
+    expect(docs.map((d) => d.sha256).sort()).toEqual([sha(z1), sha(z2)].sort());
+    for (const d of docs) {
+      expect(d.state).toBe('received');
+      expect(d.path?.startsWith(`${orphan}.d`)).toBe(false);
+      expect(sha(fs.readFileSync(d.path as string))).toBe(d.sha256);
+    }
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(fs.existsSync(`${orphan}.d`)).toBe(false);
+    expect(events('intake.orphan_adopted')).toEqual([
+      expect.objectContaining({ file: 'lotto.zip', outcome: 'accepted', sha256: sha(zip) }),
+    ]);
+    // Nothing left to take at the next start.
+    await intake.recover();
+    expect(store.listDocuments()).toHaveLength(2);
   });
 
   it('one the journal saw under an SdI name the store now gives to another document is kept in spool/orphans/', async () => {
