@@ -134,13 +134,19 @@ describe.skipIf(!dovecotAvailable())('fatturad check pec (Dovecot + the PEC simu
     expect(r.ok).toBe(true);
     expect(step(r, 'smtp', 'tls')?.ok).toBe(true);
     expect(step(r, 'smtp', 'certificate')?.detail).toMatch(/^trusted: /);
-    expect(step(r, 'smtp', 'auth')).toMatchObject({ ok: true, detail: expect.stringMatching(/AUTH accepted for testuser/) });
+    expect(step(r, 'smtp', 'auth')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/AUTH accepted for testuser/) as string,
+    });
     expect(step(r, 'imap', 'login')).toMatchObject({ ok: true });
     // Dovecot without TLS, on loopback: said, not counted as a failure.
     expect(step(r, 'imap', 'starttls')).toMatchObject({ info: true });
     expect(step(r, 'imap', 'folders')?.detail).toMatch(/INBOX is there/);
     // This Dovecot has no quota plugin: said as a note.
-    expect(step(r, 'imap', 'quota')).toMatchObject({ info: true, detail: expect.stringMatching(/no IMAP QUOTA/) });
+    expect(step(r, 'imap', 'quota')).toMatchObject({
+      info: true,
+      detail: expect.stringMatching(/no IMAP QUOTA/) as string,
+    });
     expect(renderCheck('fatturad check pec', r)).toMatch(/Everything works \(smtp: works; imap: works\)/);
     nothingSent();
   });
@@ -149,10 +155,13 @@ describe.skipIf(!dovecotAvailable())('fatturad check pec (Dovecot + the PEC simu
     const r = await checkPec(configWith({ pass: 'not-the-password' }));
     expect(r.ok).toBe(false);
     expect(step(r, 'smtp', 'tls')?.ok).toBe(true);
-    expect(step(r, 'smtp', 'auth')).toMatchObject({ ok: false, detail: expect.stringMatching(/AUTH refused for testuser: 535/) });
+    expect(step(r, 'smtp', 'auth')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/AUTH refused for testuser: 535/) as string,
+    });
     expect(step(r, 'imap', 'login')).toMatchObject({
       ok: false,
-      detail: expect.stringMatching(/IMAP LOGIN refused for testuser/),
+      detail: expect.stringMatching(/IMAP LOGIN refused for testuser/) as string,
     });
     const text = renderCheck('fatturad check pec', r);
     expect(text).toMatch(/smtp: FAILS at auth; imap: FAILS at login/);
@@ -167,8 +176,8 @@ describe.skipIf(!dovecotAvailable())('fatturad check pec (Dovecot + the PEC simu
     for (const svc of ['smtp', 'imap'])
       expect(step(r, svc, 'tcp')).toMatchObject({
         ok: false,
-        detail: expect.stringMatching(/ECONNREFUSED/),
-        hint: expect.stringMatching(/nothing listens on that port/),
+        detail: expect.stringMatching(/ECONNREFUSED/) as string,
+        hint: expect.stringMatching(/nothing listens on that port/) as string,
       });
     expect(step(r, 'smtp', 'auth')).toBeUndefined();
     expect(step(r, 'imap', 'login')).toBeUndefined();
@@ -181,13 +190,13 @@ describe.skipIf(!dovecotAvailable())('fatturad check pec (Dovecot + the PEC simu
     expect(step(r, 'imap', 'tcp')?.ok).toBe(true);
     expect(step(r, 'imap', 'tls')).toMatchObject({
       ok: false,
-      hint: expect.stringMatching(/does not speak TLS on this port/),
+      hint: expect.stringMatching(/does not speak TLS on this port/) as string,
     });
     expect(step(r, 'imap', 'login')).toBeUndefined();
     expect(step(r, 'smtp', 'tls')?.ok).toBe(true);
     expect(step(r, 'smtp', 'certificate')).toMatchObject({
       ok: false,
-      detail: expect.stringMatching(/not trusted: .*issued by fatturad SdI simulator CA/),
+      detail: expect.stringMatching(/not trusted: .*issued by fatturad SdI simulator CA/) as string,
     });
     // No password went to a server that could not be trusted.
     expect(step(r, 'smtp', 'auth')).toBeUndefined();

@@ -96,14 +96,20 @@ describe('fatturad check sdicoop (the simulator over mutual TLS)', () => {
     const other = await createStandaloneCa(path.join(t.dir, 'other2'), 'Unrelated CA');
     const r = await checkSdiCoop(configWith({ ...pki.trasmittente, cas: [other.caCert] }));
     expect(r.ok).toBe(false);
-    expect(step(r, 'certificate')).toMatchObject({ ok: false, detail: expect.stringMatching(/not trusted/) });
+    expect(step(r, 'certificate')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/not trusted/) as string,
+    });
   });
 
   it('a closed port: the TCP step fails with the reason', async () => {
     const url = new URL(endpoint);
     url.port = '1';
     const r = await checkSdiCoop(configWith({ ...pki.trasmittente, endpoint: url.toString() }));
-    expect(step(r, 'tcp')).toMatchObject({ ok: false, detail: expect.stringMatching(/ECONNREFUSED/) });
+    expect(step(r, 'tcp')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/ECONNREFUSED/) as string,
+    });
     expect(r.ok).toBe(false);
   });
 });

@@ -184,14 +184,14 @@ describe.skipIf(!dovecotAvailable())('PEC mailbox quota (Dovecot with the quota 
     const before = await checkPec(config);
     expect(before.steps.find((s) => s.step === 'quota')).toMatchObject({
       ok: true,
-      detail: expect.stringMatching(/of 0\.1 MB used \(\d+(\.\d)? %\); warned at 50 %/),
+      detail: expect.stringMatching(/of 0\.1 MB used \(\d+(\.\d)? %\); warned at 50 %/) as string,
     });
     expect(before.ok).toBe(true);
     await fill(d, 70, 'big3');
     const after = await checkPec(config);
     expect(after.steps.find((s) => s.step === 'quota')).toMatchObject({
       ok: false,
-      hint: expect.stringMatching(/nearly full/),
+      hint: expect.stringMatching(/nearly full/) as string,
     });
     expect(after.ok).toBe(false);
   });
