@@ -117,6 +117,8 @@ export function parseFast(
   const stack: XmlElement[] = [];
   const qnames: string[] = [];
   const scopes: Scope[] = [];
+  /** The default namespace of each open element (scope[''], kept beside: no lookup per tag). */
+  const defaults: string[] = [];
   let scope = ROOT_SCOPE;
   let defaultNs = '';
   let root: XmlElement | null = null;
@@ -168,8 +170,9 @@ export function parseFast(
       stack.pop();
       qnames.pop();
       scopes.pop();
+      defaults.pop();
       scope = scopes.length > 0 ? (scopes[scopes.length - 1] as Scope) : ROOT_SCOPE;
-      defaultNs = scope[''] as string;
+      defaultNs = defaults.length > 0 ? (defaults[defaults.length - 1] as string) : '';
       top = stack.length > 0 ? (stack[stack.length - 1] as XmlElement) : null;
       continue;
     }
@@ -373,8 +376,9 @@ export function parseFast(
       stack.push(el);
       qnames.push(qname);
       scopes.push(elScope);
+      if (elScope !== scope) defaultNs = elScope[''] as string;
+      defaults.push(defaultNs);
       scope = elScope;
-      defaultNs = elScope[''] as string;
       top = el;
     }
   }
