@@ -166,6 +166,8 @@ export async function receivedView(store: Store, p: PassiveRow): Promise<Receive
     });
   for (const n of notifications)
     timeline.push({ at: n.receivedAt, what: `SdI message ${n.kind} ${n.fileName}, kept at ${n.path}` });
+  // In time order; what is seen now (the ERP took it) last.
+  timeline.sort((a, b) => (a.at ?? '~').localeCompare(b.at ?? '~'));
   if (state === 'imported') timeline.push({ at: null, what: 'taken from the import folder by the ERP' });
   return {
     kind: 'received',
