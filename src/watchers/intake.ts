@@ -238,10 +238,10 @@ export class Intake {
         // Turned into a FIFO, a device or a link since it was looked at: back where it was.
         const st = await fsp.lstat(row.claimedPath);
         const kind = specialKind(st);
-        if (kind) {
+        if (kind || !st.isFile()) {
           await putBack(row.claimedPath, row.sourcePath);
           abandoned.push(row.id);
-          await this.reportSpecial({ folder: this.folderFor(row), file: row.sourcePath }, st, kind);
+          if (kind) await this.reportSpecial({ folder: this.folderFor(row), file: row.sourcePath }, st, kind);
           return;
         }
         moved.push(row);
@@ -858,7 +858,16 @@ export class Intake {
     for (const row of open) {
       const inSpool = await exists(row.claimedPath);
       const inFolder = await exists(row.sourcePath);
-      if (inSpool) {
+      if (inSpool && !(await isRegular(row.claimedPath))) {
+        // Not a regular file (swapped in before the move, then a crash): back, never opened.
+        await putBack(row.claimedPath, row.sourcePath).catch((err: unknown) =>
+          this.log.error(
+            { event: 'intake.error', file: row.claimedPath, err },
+            'an entry of the spool that is not a regular file could not be put back; it is left there, never opened',
+          ),
+        );
+        abandon.push(row.id);
+      } else if (inSpool) {
         // A move that linked (or copied across file systems) into place but did not unlink yet;
         // a name in the folder that holds another file now (dropped again since) is left alone.
         if (inFolder && (await sameFile(row.sourcePath, row.claimedPath))) await fsp.unlink(row.sourcePath);
