@@ -40,6 +40,9 @@ function shape(f: Finding): FileVerdict['errors'][number] {
 }
 
 function human(v: FileVerdict): string {
+  // Most verdicts are one line: no list, no closure.
+  if (v.errors.length === 0 && v.warnings.length === 0 && v.info.length === 0 && v.entry === undefined)
+    return `${v.valid ? 'VALID  ' : 'INVALID'} ${v.file}`;
   const lines = [
     `${v.valid ? 'VALID  ' : 'INVALID'} ${v.file}${v.entry !== undefined ? ` (in zip: ${v.entry})` : ''}`,
   ];
@@ -99,10 +102,13 @@ export async function runValidate(
   // Files over OFF_THREAD_BYTES on one worker, within the per-file budget (validation.budget):
   // nothing can stop a computation in its own thread. Started with the first such file.
   const worker: { pool: ValidationPool | null } = { pool: null };
+  // The options of the file being validated: only `now` changes from one file to the next.
+  const fileOpts: ValidationOptions = { ...opts };
   const check = async (name: string, bytes: Buffer): Promise<Omit<FileVerdict, 'file' | 'entry'>> => {
     const now = new Date();
     if (bytes.length <= OFF_THREAD_BYTES) {
-      const r = await validateFile(name, bytes, { ...opts, now });
+      fileOpts.now = now;
+      const r = await validateFile(name, bytes, fileOpts);
       return {
         valid: r.valid,
         errors: r.errors.map(shape),
@@ -173,11 +179,14 @@ async function* inputs(
   config: Config,
   ioError: (file: string, err: Error) => void,
 ): AsyncGenerator<Input> {
+  // Files that fit are read into this one buffer (no allocation per file): each is validated
+  // before the next is read, and nothing keeps its bytes (see readBounded).
+  const scratch = Buffer.allocUnsafe(OFF_THREAD_BYTES + 1);
   for (const file of files) {
     const name = file.split(/[\\/]/).pop() ?? file;
     try {
       if (kindOf(name) !== 'zip') {
-        const read = readBounded(file, config.intake.maxFileBytes);
+        const read = readBounded(file, config.intake.maxFileBytes, scratch);
         if ('refused' in read) yield { file, refused: [read.refused] };
         else yield { file, name, bytes: read.bytes };
         continue;
@@ -203,8 +212,14 @@ async function* inputs(
  * Reads a file, at most `max` + 1 bytes of it: a regular file larger than `max` is refused from
  * its size, and anything else (a device such as /dev/zero, a FIFO, a file growing while read) is
  * refused as soon as it has given more than `max` bytes. Memory stays bounded whatever is named.
+ * A regular file that fits in `scratch` (its size plus one byte) is read into it: the bytes
+ * returned are then a view of `scratch`, good until the next read into it.
  */
-export function readBounded(file: string, max: number): { bytes: Buffer } | { refused: Finding } {
+export function readBounded(
+  file: string,
+  max: number,
+  scratch?: Buffer,
+): { bytes: Buffer } | { refused: Finding } {
   const fd = fs.openSync(file, 'r');
   try {
     const st = fs.fstatSync(fd);
@@ -212,6 +227,16 @@ export function readBounded(file: string, max: number): { bytes: Buffer } | { re
     if (regular && st.size > max) return { refused: tooLarge(st.size, max) };
     const chunks: Buffer[] = [];
     let total = 0;
+    if (regular && scratch !== undefined && st.size + 1 <= scratch.length) {
+      // One read of its size plus one byte, to see whether it grew; a short read is its end.
+      const want = Math.min(max + 1, st.size + 1);
+      const n = fs.readSync(fd, scratch, 0, want, null);
+      if (n < want) return { bytes: scratch.subarray(0, n) };
+      if (n > max) return { refused: tooLarge(n, max) };
+      // It grew: what was read is kept, and the reads below go on.
+      chunks.push(Buffer.from(scratch.subarray(0, n)));
+      total = n;
+    }
     // One read for a regular file (its size plus one byte, to see whether it grew), 64 KB reads
     // for the rest.
     for (;;) {
