@@ -272,6 +272,7 @@ export function buildProgram(): Command {
         const receivedViews = await Promise.all(received.map((p) => receivedView(store, p)));
         const { resendCommand } = await import('./view/in-doubt.js');
         const inDoubt = new Set(store.inDoubtSends().map((s) => s.documentId));
+        const { nsNoticeOf } = await import('./pipeline/reports.js');
         const result = docs.map((d) => ({
           ...d,
           sdi: store.getOutbound(d.id) ?? null,
@@ -280,6 +281,12 @@ export function buildProgram(): Command {
           ...(inDoubt.has(d.id) ? { inDoubt: { command: resendCommand(d.id) } } : {}),
           notifications: store.notificationsOf(d.id),
           transportReceipts: store.transportReceiptsOf(d.id),
+          // SdI's NS: the IdentificativoSdI and the five-day rule for the corrected invoice.
+          nsCorrection: nsNoticeOf(
+            d.state,
+            store.notificationsOf(d.id),
+            store.getOutbound(d.id)?.identificativoSdI,
+          ),
         }));
         if (o.json) {
           out(JSON.stringify([...result, ...receivedViews], null, 2));
@@ -315,6 +322,10 @@ export function buildProgram(): Command {
             out(
               `  message ${n.kind} ${n.fileName} received ${n.receivedAt} (${n.outcome ?? 'pending'}), kept at ${n.path}`,
             );
+          if (d.nsCorrection) {
+            out(`  EN: ${d.nsCorrection.en}`);
+            out(`  IT: ${d.nsCorrection.it}`);
+          }
           for (const r of d.transportReceipts)
             out(
               `  ${r.channel} receipt ${r.type} (${r.outcome}) received ${r.receivedAt}` +

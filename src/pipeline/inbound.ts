@@ -270,6 +270,12 @@ export class InboundHandler {
         'sdi',
         plan.errors ?? [],
         [],
+        n.kind === 'NS'
+          ? {
+              identificativoSdI: n.identificativoSdI ?? row.identificativoSdI ?? null,
+              receivedAt: row.receivedAt,
+            }
+          : undefined,
       );
     this.record(row, n, plan, reportPath);
     this.announce(row, n, plan, reportPath);
