@@ -404,9 +404,11 @@ export class InboundHandler {
             identificativoSdI: n.identificativoSdI,
             kind,
             ...(plan.errors ? { codes: plan.errors.map((e) => e.code) } : {}),
+            // NE: the administration's own words (EsitoCommittente's Descrizione), for the log and alerts.
+            ...(n.kind === 'NE' && n.descrizione ? { paReason: n.descrizione } : {}),
             ...(reportPath ? { report: reportPath } : {}),
           },
-          `${plan.doc.originalName}: ${plan.reason}`,
+          `${plan.doc.originalName}: ${plan.reason}${n.kind === 'NE' && n.descrizione ? `: "${n.descrizione}"` : ''}`,
         );
       }
     }

@@ -10,6 +10,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifySignature, type AlertMessage } from '../../src/alerts/message.js';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import { TestPki } from '../helpers/pki.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -347,5 +348,35 @@ describe('alerts', () => {
     expect(later.badSignatures).toBe(0);
     await stop();
     await later.stop();
+  });
+
+  it("a PA's refusal (NE EC02) carries the PA's reason; an MC on a B2B invoice is its own alert", async () => {
+    writeConfig(['groupWaitMs: 0', 'intervalMs: 1000', webhookConfig(receiver.port)]);
+    await start('ne-mc.log');
+    const pki = new TestPki(path.join(dir, 'sign-ca'), 'Signature CA');
+    const signer = pki.issue('Mario Rossi');
+    const mark = (xml: string, numero: string, marker: string): string =>
+      xml
+        .replace(/<Numero>[^<]*<\/Numero>/, `<Numero>${numero}</Numero>`)
+        .replace('</FatturaElettronicaHeader>', `</FatturaElettronicaHeader><!-- fatturad-sim:${marker} -->`);
+    const pa = pki.sign(Buffer.from(mark(exampleText(EX.pa), 'ALPA-1', 'refuse')), signer);
+    fs.writeFileSync(path.join(outbox, 'IT12345670017_PA901.xml.p7m'), pa);
+    fs.writeFileSync(
+      path.join(outbox, 'IT12345670017_MC901.xml'),
+      mark(exampleText(EX.b2b), 'ALMC-1', 'mc-rc'),
+    );
+    const refused = await waitFor('the refusal alert', () => receiver.of('invoice.refused')[0], 60_000);
+    expect(refused.sdi).toBe('NE EC02');
+    expect(refused.items[0]).toMatchObject({
+      file: 'IT12345670017_PA901.xml.p7m',
+      kind: 'NE',
+      paReason: 'Fattura rifiutata',
+    });
+    expect(String(refused.items[0]?.message)).toContain('Fattura rifiutata');
+    const available = await waitFor('the MC alert', () => receiver.of('invoice.available')[0], 60_000);
+    expect(available).toMatchObject({ sdi: 'MC', count: 1 });
+    expect(available.items[0]).toMatchObject({ file: 'IT12345670017_MC901.xml', kind: 'MC' });
+    expect(available.action).toContain('tell the buyer');
+    await stop();
   });
 });
