@@ -76,9 +76,18 @@ export class OutcomeWriter {
 
   /** The folder made, the cursor set (first use), leftovers of a crash removed; then a first pass. */
   async start(): Promise<void> {
-    await fsp.mkdir(this.tmpDir, { recursive: true });
-    for (const f of await fsp.readdir(this.tmpDir)) await fsp.rm(path.join(this.tmpDir, f), { force: true });
     this.ostore.cursor();
+    try {
+      await fsp.mkdir(this.tmpDir, { recursive: true });
+      for (const f of await fsp.readdir(this.tmpDir))
+        await fsp.rm(path.join(this.tmpDir, f), { force: true });
+    } catch (err) {
+      // Not a reason to stop the daemon: the passes retry, and the pipeline goes on meanwhile.
+      this.log.error(
+        { event: 'outcomes.write_failed', dir: this.dir, err: String(err) },
+        `the outcomes folder ${this.dir} cannot be prepared; retrying`,
+      );
+    }
     this.kick();
   }
 

@@ -216,6 +216,23 @@ describe('the outcomes folder', () => {
     expect(jsonFiles()).toEqual(['after.xml.sent.json']);
   });
 
+  it('a folder that cannot be written stops nothing: the files come, in order, once it can', async () => {
+    // A file where the folder should be: nothing can be created there (even by root).
+    fs.mkdirSync(path.dirname(outDir), { recursive: true });
+    fs.writeFileSync(outDir, 'not a folder');
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+    const w = new OutcomeWriter(store, config, log);
+    await w.start();
+    await w.stop();
+    expect(lines.some((l) => l.includes('"event":"outcomes.write_failed"'))).toBe(true);
+    sent('late.xml');
+    await expect(new OutcomeWriter(store, config, quiet).pass()).rejects.toThrow();
+    fs.rmSync(outDir);
+    await new OutcomeWriter(store, config, quiet).pass();
+    expect(jsonFiles()).toEqual(['late.xml.sent.json']);
+  });
+
   it('quotes CSV fields as RFC 4180 says', () => {
     const line = csvLine(
       {
