@@ -138,12 +138,20 @@ describe('received invoices in view', () => {
     altered.write('FORNITORE MODIFICA SRL', at, 'latin1');
     ids.signed = await sim.deliverPassive('IT11111111111_00001.xml.p7m', signed);
     ids.altered = await sim.deliverPassive('IT22222222222_00001.xml.p7m', altered);
+    // A large one (read on the validation worker): found all the same by its number and cedente.
+    const large = invoice('RV-4', 'FORNITORE GRANDE SRL', '44444444444');
+    const padded = Buffer.concat([
+      large.subarray(0, large.lastIndexOf('</')),
+      Buffer.from(`<!-- ${'x'.repeat(100 * 1024)} -->`),
+      large.subarray(large.lastIndexOf('</')),
+    ]);
+    ids.large = await sim.deliverPassive('IT44444444444_00001.xml.p7m', signer.sign(padded, signerCert));
     ids.plain = await sim.deliverPassive(
       'IT33333333333_00001.xml',
       invoice('RV-3', 'FORNITORE SEMPLICE SPA', '33333333333'),
     );
-    await waitFor('three received invoices written', () =>
-      readLog(logFile).filter((l) => l.event === 'passive.delivered').length >= 3 ? true : undefined,
+    await waitFor('four received invoices written', () =>
+      readLog(logFile).filter((l) => l.event === 'passive.delivered').length >= 4 ? true : undefined,
     );
   }, 120_000);
 
@@ -163,6 +171,8 @@ describe('received invoices in view', () => {
         'IT22222222222_00001.xml.p7m',
         'IT22222222222_00001.xml',
         'IT33333333333_00001.xml',
+        'IT44444444444_00001.xml.p7m',
+        'IT44444444444_00001.xml',
       ]),
     );
     // The .xml is the signed content, byte for byte.
@@ -173,7 +183,7 @@ describe('received invoices in view', () => {
       'FORNITORE MODIFICA SRL',
     );
     // The MT of each, beside it; no temporary file left.
-    expect(files.filter((f) => /_MT_\d+\.xml$/.test(f))).toHaveLength(3);
+    expect(files.filter((f) => /_MT_\d+\.xml$/.test(f))).toHaveLength(4);
     expect(files.filter((f) => f.startsWith('.') || f.endsWith('.tmp'))).toEqual([]);
     const bad = readLog(logFile).filter((l) => l.event === 'passive.signature_invalid');
     expect(bad).toHaveLength(1);
@@ -233,6 +243,19 @@ describe('received invoices in view', () => {
     expect(altered.stdout).toContain('IT22222222222_00001.xml.p7m');
     expect(altered.stdout).toContain('DOES NOT VERIFY (00102');
     expect(altered.stdout).toContain('delivered all the same');
+    // The large one, by its number and by its supplier's name.
+    for (const ref of ['RV-4', 'grande', '44444444444']) {
+      const [v] = JSON.parse((await cli(['show', ref, '--json'])).stdout) as {
+        nomeFile: string;
+        signature: { status: string };
+        invoices: { numero: string; cedenteName: string; cedentePiva: string }[];
+      }[];
+      expect(v, ref).toMatchObject({
+        nomeFile: 'IT44444444444_00001.xml.p7m',
+        signature: { status: 'valid' },
+        invoices: [{ numero: 'RV-4', cedenteName: 'FORNITORE GRANDE SRL', cedentePiva: 'IT44444444444' }],
+      });
+    }
     // Nothing of that name: exit 1, one line.
     const none = await cli(['show', 'NO-SUCH-INVOICE']);
     expect(none.code).toBe(1);
@@ -242,8 +265,8 @@ describe('received invoices in view', () => {
   it('status counts received invoices by where they stand for the ERP', async () => {
     const before = await cli(['status', '--json']);
     expect(JSON.parse(before.stdout).received).toMatchObject({
-      total: 3,
-      waitingForImport: 3,
+      total: 4,
+      waitingForImport: 4,
       imported: 0,
       ecSent: 0,
       notWritten: 0,
@@ -253,11 +276,11 @@ describe('received invoices in view', () => {
     fs.rmSync(path.join(inbox, 'IT33333333333_00001.xml'));
     fs.rmSync(path.join(inbox, 'IT11111111111_00001.xml'));
     const after = await cli(['status', '--json']);
-    expect(JSON.parse(after.stdout).received).toMatchObject({ total: 3, waitingForImport: 1, imported: 2 });
+    expect(JSON.parse(after.stdout).received).toMatchObject({ total: 4, waitingForImport: 2, imported: 2 });
     const text = await cli(['status']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/Received invoices: 3/);
-    expect(text.stdout).toMatch(/waiting for import\s+1\s+in the import folder, not yet taken by the ERP/);
+    expect(text.stdout).toMatch(/Received invoices: 4/);
+    expect(text.stdout).toMatch(/waiting for import\s+2\s+in the import folder, not yet taken by the ERP/);
     expect(text.stdout).toMatch(/imported\s+2\s+taken from the import folder by the ERP/);
     expect(text.stdout).toMatch(/EC sent\s+0/);
     const shown = await cli(['show', '--received', ids.plain ?? '', '--json']);
