@@ -83,10 +83,7 @@ export class OutcomeWriter {
         await fsp.rm(path.join(this.tmpDir, f), { force: true });
     } catch (err) {
       // Not a reason to stop the daemon: the passes retry, and the pipeline goes on meanwhile.
-      this.log.error(
-        { event: 'outcomes.write_failed', dir: this.dir, err: String(err) },
-        `the outcomes folder ${this.dir} cannot be prepared; retrying`,
-      );
+      this.failed(err);
     }
     this.kick();
   }
@@ -101,12 +98,8 @@ export class OutcomeWriter {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.pass()
-        .catch((err: unknown) =>
-          this.log.error(
-            { event: 'outcomes.write_failed', dir: this.dir, err: String(err) },
-            `an outcome file could not be written to ${this.dir}; retrying`,
-          ),
-        )
+        .then(() => this.resumed())
+        .catch((err: unknown) => this.failed(err))
         .finally(() => {
           this.running = null;
           const again = this.again;
@@ -119,6 +112,26 @@ export class OutcomeWriter {
         });
     }, 0);
     this.timer.unref();
+  }
+
+  /** The folder cannot be written: logged once when it starts (then at debug level), retried. */
+  private failing = false;
+
+  private failed(err: unknown): void {
+    const fields = { event: 'outcomes.write_failed', dir: this.dir, err: String(err) };
+    const line = `outcome files cannot be written to ${this.dir} (${String(err)}); retrying, nothing is skipped`;
+    if (this.failing) this.log.debug(fields, line);
+    else this.log.error(fields, line);
+    this.failing = true;
+  }
+
+  private resumed(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.log.info(
+      { event: 'outcomes.write_resumed', dir: this.dir },
+      `outcome files are written to ${this.dir} again; the missing ones were written`,
+    );
   }
 
   async stop(): Promise<void> {
