@@ -242,6 +242,47 @@ describe('the outcomes folder', () => {
     expect(events.filter((e) => e === 'outcomes.write_resumed')).toHaveLength(1);
   });
 
+  it('an invoice that came in a zip is named after its entry, with the zip beside', async () => {
+    const w = new OutcomeWriter(store, config, quiet);
+    await w.start();
+    await w.stop();
+    const zip = path.join(t.dir, 'batch.zip');
+    fs.writeFileSync(zip, 'zip');
+    const [row] = store.beginClaims(
+      [{ sourceDir: t.dir, originalName: 'batch.zip', sourcePath: zip }],
+      () => zip,
+    );
+    store.finishClaims([
+      {
+        intakeId: row?.id ?? 0,
+        sha256: 'a'.repeat(64),
+        size: 3,
+        outcome: 'rejected',
+        documents: [
+          {
+            entry: 'march/inv-1.xml',
+            originalName: 'inv-1.xml',
+            sha256: 'b'.repeat(64),
+            size: 3,
+            state: 'rejected',
+            path: null,
+            reason: 'invalid',
+            findings: [{ code: '00200', message: 'not XML', messageIt: 'file non conforme al formato' }],
+          },
+        ],
+      },
+    ]);
+    await new OutcomeWriter(store, config, quiet).pass();
+    expect(readJson('inv-1.xml.rejected.json')).toMatchObject({
+      file: 'inv-1.xml',
+      entry: 'march/inv-1.xml',
+      zip: 'batch.zip',
+      previousState: null,
+      by: 'fatturad',
+      errors: [{ code: '00200' }],
+    });
+  });
+
   it('quotes CSV fields as RFC 4180 says', () => {
     const line = csvLine(
       {
