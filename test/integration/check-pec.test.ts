@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPec } from '../../src/check/pec.js';
@@ -9,6 +11,7 @@ import { renderCheck } from '../../src/check/render.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
 import { PecSimulator } from '../../src/sim/pec.js';
+import { CLI } from '../helpers/daemon.js';
 import { dovecotAvailable, startDovecot, type Dovecot } from '../helpers/dovecot.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -181,6 +184,26 @@ describe.skipIf(!dovecotAvailable())('fatturad check pec (Dovecot + the PEC simu
       });
     expect(step(r, 'smtp', 'auth')).toBeUndefined();
     expect(step(r, 'imap', 'login')).toBeUndefined();
+    nothingSent();
+  });
+
+  it('the command: exit 0 when everything works, 1 otherwise, with --json', async () => {
+    const run = promisify(execFile);
+    const cli = (cfg: string) =>
+      run(process.execPath, [CLI, 'check', 'pec', '--json', '--config', cfg]).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => e,
+      );
+    configWith({ pass: dovecot.pass });
+    const good = await cli(path.join(t.dir, `c${n}`, 'fatturad.yaml'));
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ channel: 'pec', ok: true });
+    configWith({ pass: 'wrong' });
+    const bad = await cli(path.join(t.dir, `c${n}`, 'fatturad.yaml'));
+    expect(bad.code).toBe(1);
+    const json = JSON.parse(bad.stdout) as { ok: boolean; steps: { step: string; ok: boolean }[] };
+    expect(json.ok).toBe(false);
+    expect(json.steps.filter((s) => !s.ok).map((s) => s.step)).toEqual(['auth', 'login']);
     nothingSent();
   });
 

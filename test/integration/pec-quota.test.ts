@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { PecChannel } from '../../src/channels/pec/pec.js';
 import { QuotaWatcher } from '../../src/channels/pec/quota.js';
 import { checkPec } from '../../src/check/pec.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -147,6 +148,61 @@ describe.skipIf(!dovecotAvailable())('PEC mailbox quota (Dovecot with the quota 
     const checks = watcher.stats.checks;
     await new Promise((r) => setTimeout(r, 100));
     expect(watcher.stats.checks).toBe(checks);
+  });
+
+  it("the PEC channel runs the watcher with channel.pec.imap.quota's values, and stops it with itself", async () => {
+    const d = await start(true);
+    await fill(d, 80, 'big4');
+    const cap = capture();
+    const state = new Map<string, string>();
+    const channel = new PecChannel({
+      address: 'testuser@pec.example.it',
+      firstSdiAddress: 'sdi01@pec.fatturapa.it',
+      fixedSdiAddress: '',
+      maxMessageBytes: 30 * 1024 * 1024,
+      smtp: {
+        host: '127.0.0.1',
+        port: 1,
+        secure: true,
+        requireTls: true,
+        user: 'u',
+        pass: 'p',
+        timeoutMs: 1000,
+      },
+      imap: {
+        host: '127.0.0.1',
+        port: d.port,
+        secure: false,
+        user: d.user,
+        pass: d.pass,
+        mailbox: 'INBOX',
+        flag: '$FatturadProcessed',
+        markSeen: false,
+        moveTo: '',
+        idle: false,
+        pollMs: 60_000,
+        reconnect: { initialMs: 100, maxMs: 1000 },
+      },
+      quota: { checkMs: 20, warnPercent: 50 },
+      limits: {
+        maxMessageBytes: 1024 * 1024,
+        maxDepth: 4,
+        maxAttachments: 20,
+        maxAttachmentBytes: 1024 * 1024,
+      },
+      state: { get: (k) => state.get(k), set: (k, v) => void state.set(k, v) },
+      log: cap.log,
+    });
+    await channel.start(async () => undefined);
+    try {
+      await waitFor('pec.quota_low from the channel', () => cap.events('pec.quota_low').length > 0, 20_000);
+      await waitFor('more looks', () => (channel.quotaWatcher?.stats.checks ?? 0) >= 3, 20_000);
+      expect(cap.events('pec.quota_low')).toHaveLength(1);
+      expect(channel.health().detail).toMatch(/quota .* of 0\.1 MB used .*nearly full/);
+    } finally {
+      await channel.stop();
+    }
+    expect(channel.quotaWatcher).toBeNull();
   });
 
   it('a server without QUOTA: pec.quota_unsupported once, then no more looks', async () => {
