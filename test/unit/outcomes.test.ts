@@ -283,6 +283,20 @@ describe('the outcomes folder', () => {
     });
   });
 
+  it('is on in the embedded defaults, under the data folder wherever it moves', () => {
+    const c = loadConfig({ env: { FATTURAD_DATA_DIR: '/x' }, cwd: '/srv/y' });
+    expect(c.outcomes).toEqual({ enabled: true, dir: '/x/outcomes', csv: false });
+    expect(loadConfig({ env: {}, cwd: '/srv/y' }).outcomes.dir).toBe('/srv/y/var/outcomes');
+    const explicit = loadConfig({
+      env: { FATTURAD_OUTCOMES__DIR: 'erp/esiti', FATTURAD_OUTCOMES__CSV: 'true' },
+      cwd: '/srv/y',
+    });
+    expect(explicit.outcomes).toEqual({ enabled: true, dir: '/srv/y/erp/esiti', csv: true });
+    expect(loadConfig({ env: { FATTURAD_OUTCOMES__ENABLED: 'false' }, cwd: '/' }).outcomes.enabled).toBe(
+      false,
+    );
+  });
+
   it('quotes CSV fields as RFC 4180 says', () => {
     const line = csvLine(
       {
