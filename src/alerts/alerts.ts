@@ -17,6 +17,8 @@ import { failureText, openTargets, type AlertTarget } from './targets.js';
  * most TICK_MS of events, is lost to a crash).
  */
 export const TICK_MS = 500;
+/** At a stop, a delivery in flight is waited for this long at most (it is sent again after the restart). */
+const STOP_WAIT_MS = 2_000;
 /** Events kept in memory between two ticks at most (the rest counted and logged). */
 const MAX_BUFFER = 10_000;
 
@@ -36,6 +38,7 @@ export class Alerts {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private delivering = false;
   private channel: (() => ChannelHealth | null) | null = null;
   private downSince: number | null = null;
   private downAnnounced = false;
@@ -193,7 +196,17 @@ export class Alerts {
 
   private async deliver(now: number): Promise<void> {
     const q = this.queue;
-    if (!q) return;
+    // One delivery pass at a time: a message is never sent twice at once.
+    if (!q || this.delivering) return;
+    this.delivering = true;
+    try {
+      await this.deliverDue(q, now);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private async deliverDue(q: AlertQueue, now: number): Promise<void> {
     for (const row of q.due(now, 20)) {
       if (this.stopped) return;
       const target = this.targets.find((t) => t.name === row.target);
@@ -204,6 +217,8 @@ export class Alerts {
       const m = JSON.parse(row.body) as AlertMessage;
       try {
         const answer = await target.send(m, row.body);
+        // Stopped meanwhile (the store may be closed): delivered again after the restart, same id.
+        if (this.queue !== q) return;
         q.delivered(row.id);
         this.delivered++;
         this.log.info(
@@ -218,6 +233,7 @@ export class Alerts {
           `alert "${m.title}" (${m.count}) sent by ${row.target}`,
         );
       } catch (err) {
+        if (this.queue !== q) return;
         const r = this.config.retry;
         const delay = Math.min(r.maxMs, r.initialMs * 2 ** Math.min(row.attempts, 30));
         q.failed(row.id, failureText(err), Date.now() + delay);
@@ -243,7 +259,11 @@ export class Alerts {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    if (this.running) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.running, new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     this.untap?.();
     this.untap = null;
     try {

@@ -125,6 +125,42 @@ describe('alerts, part by part', () => {
     );
   });
 
+  it('a stop does not wait for a receiver that never answers; the message stays queued for the next start', async () => {
+    const held: http.ServerResponse[] = [];
+    const server = http.createServer((_req, res) => held.push(res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          held.forEach((res) => res.destroy());
+          server.close(() => r());
+        }),
+    );
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const { config, log } = setup(url);
+    config.alerts.webhook.timeoutMs = 600_000;
+    const store = new Store(config.paths.db);
+    const alerts = new Alerts(config, log);
+    alerts.listen();
+    alerts.open(store, () => null);
+    log.warn({ event: 'send.in_doubt', documentId: 1 }, 'in doubt');
+    // The daemon's own pass (every TICK_MS) takes it to the receiver, which holds it.
+    await new Promise<void>((r) => {
+      const check = (): void => (held.length ? r() : void setTimeout(check, 20));
+      check();
+    });
+    await alerts.stop();
+    const queued = store.db.prepare('SELECT count(*) AS n, max(attempts) AS a FROM alert_queue').get() as {
+      n: number;
+      a: number;
+    };
+    store.close();
+    held.forEach((res) => res.destroy());
+    expect(queued).toEqual({ n: 1, a: 0 });
+    expect(held).toHaveLength(1);
+    expect(alerts.delivered + alerts.failures).toBe(0);
+  });
+
   it('the configuration: a target is required, the secrets are named, never read from the file', () => {
     const t = tempDir('fatturad-alerts-config-');
     cleanups.push(t.cleanup);
