@@ -290,7 +290,11 @@ export class InboundHandler {
     // About received invoices: recorded, no sent invoice changes.
     if (kind === 'MT' || kind === 'EC' || kind === 'SE') return { kind: 'recorded' };
     const documentId = this.correlate(n);
-    if (documentId === undefined) return { kind: 'unmatched' };
+    if (documentId === undefined)
+      // A DT to the recipient is about an invoice received here: recorded, shown by `fatturad show`.
+      return n.identificativoSdI && this.store.isReceivedIdSdI(n.identificativoSdI)
+        ? { kind: 'recorded' }
+        : { kind: 'unmatched' };
     const doc = this.store.getDocument(documentId);
     const out = this.store.getOutbound(documentId);
     if (!doc || !out) return { kind: 'gone' };

@@ -1201,6 +1201,12 @@ export class Store {
       .run(deliveredPath, xmlDeliveredPath, this.stamp(), id);
   }
 
+  /** Whether an invoice received here has this IdentificativoSdI. */
+  isReceivedIdSdI(identificativoSdI: string): boolean {
+    const row = this.sql(`SELECT 1 FROM passive WHERE identificativo_sdi = ? LIMIT 1`).get(identificativoSdI);
+    return row !== undefined;
+  }
+
   passiveKeysOf(id: number): PassiveKey[] {
     return this.db
       .prepare(

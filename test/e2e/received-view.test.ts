@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
 import { SdiSimulator } from '../../src/sim/simulator.js';
+import { buildNotification } from '../../src/notifications/build.js';
 import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
 import { EX, exampleText } from '../helpers/spec.js';
@@ -283,10 +284,37 @@ describe('received invoices in view', () => {
     expect(text.stdout).toMatch(/waiting for import\s+2\s+in the import folder, not yet taken by the ERP/);
     expect(text.stdout).toMatch(/imported\s+2\s+taken from the import folder by the ERP/);
     expect(text.stdout).toMatch(/EC sent\s+0/);
+    // SdI's DT about a received invoice (15 days without the recipient's outcome): recorded as
+    // about that invoice, not an unmatched message, and in its timeline.
+    const from = readLog(logFile).length;
+    sim.notify({
+      kind: 'DT',
+      operation: 'NotificaDecorrenzaTermini',
+      identificativoSdI: ids.plain ?? '',
+      fileName: 'IT33333333333_00001_DT_001.xml',
+      bytes: buildNotification({
+        kind: 'DT',
+        family: 'pa',
+        identificativoSdI: ids.plain ?? '',
+        nomeFile: 'IT33333333333_00001.xml',
+        descrizione: 'Decorrenza termini',
+      }),
+    });
+    const dt = await waitForEvent(logFile, 'notification.received', from);
+    expect(dt).toMatchObject({ kind: 'DT', identificativoSdI: ids.plain });
+    expect(
+      readLog(logFile)
+        .slice(from)
+        .filter((l) => l.event === 'notification.unmatched'),
+    ).toEqual([]);
     const shown = await cli(['show', '--received', ids.plain ?? '', '--json']);
     expect(JSON.parse(shown.stdout)[0]).toMatchObject({
       state: 'imported',
       nomeFile: 'IT33333333333_00001.xml',
     });
+    const { timeline } = JSON.parse(shown.stdout)[0] as { timeline: { what: string }[] };
+    expect(timeline.map((e) => e.what)).toContainEqual(
+      expect.stringMatching(/^SdI message DT IT33333333333_00001_DT_001\.xml/),
+    );
   }, 120_000);
 });
