@@ -271,6 +271,14 @@ export async function checkPec(config: Config): Promise<CheckReport> {
   const c = config.channel.pec;
   const config_ = (step: string, detail: string, hint?: string): CheckStep =>
     report.add({ service: 'config', step, ok: false, detail, ...(hint ? { hint } : {}) });
+  if (config.channel.type !== 'pec')
+    report.add({
+      service: 'config',
+      step: 'channel',
+      ok: true,
+      info: true,
+      detail: `channel.type is ${config.channel.type}: checking the channel.pec section anyway`,
+    });
   if (!c.address) config_('address', 'channel.pec.address is empty', "set fatturad's PEC address");
   const smtpUser = c.smtp.user || c.address;
   const imapUser = c.imap.user || smtpUser;

@@ -12,6 +12,14 @@ export async function checkSdiCoop(config: Config): Promise<CheckReport> {
   const report = new CheckReport();
   const c = config.channel.sdicoop;
   const service = 'sdicoop';
+  if (config.channel.type !== 'sdicoop')
+    report.add({
+      service,
+      step: 'channel',
+      ok: true,
+      info: true,
+      detail: `channel.type is ${config.channel.type}: checking the channel.sdicoop section anyway`,
+    });
   if (c.simulator) {
     report.add({
       service,
