@@ -307,6 +307,29 @@ describe('received invoices in view', () => {
         .slice(from)
         .filter((l) => l.event === 'notification.unmatched'),
     ).toEqual([]);
+    // SdI's SE about an esito committente for the large one: an EC was sent for it.
+    const before2 = readLog(logFile).length;
+    sim.notify({
+      kind: 'SE',
+      operation: 'NotificaEsito',
+      identificativoSdI: ids.large ?? '',
+      fileName: 'IT44444444444_00001_SE_001.xml',
+      bytes: buildNotification({
+        kind: 'SE',
+        family: 'pa',
+        identificativoSdI: ids.large ?? '',
+        nomeFile: 'IT44444444444_00001.xml.p7m',
+        scarto: 'EN01',
+      }),
+    });
+    await waitForEvent(logFile, 'notification.received', before2);
+    const withEc = await cli(['status', '--json']);
+    expect(JSON.parse(withEc.stdout).received).toMatchObject({
+      total: 4,
+      waitingForImport: 1,
+      imported: 2,
+      ecSent: 1,
+    });
     const shown = await cli(['show', '--received', ids.plain ?? '', '--json']);
     expect(JSON.parse(shown.stdout)[0]).toMatchObject({
       state: 'imported',
