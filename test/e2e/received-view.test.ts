@@ -56,6 +56,8 @@ function invoice(numero: string, denominazione: string, idCodice: string): Buffe
   );
 }
 
+type StatusJson = { received: Record<string, unknown> };
+
 const STACK = /\n\s+at .+[(\s].*:\d+:\d+\)?/;
 
 describe('received invoices in view', () => {
@@ -265,7 +267,7 @@ describe('received invoices in view', () => {
 
   it('status counts received invoices by where they stand for the ERP', async () => {
     const before = await cli(['status', '--json']);
-    expect(JSON.parse(before.stdout).received).toMatchObject({
+    expect((JSON.parse(before.stdout) as StatusJson).received).toMatchObject({
       total: 4,
       waitingForImport: 4,
       imported: 0,
@@ -277,7 +279,11 @@ describe('received invoices in view', () => {
     fs.rmSync(path.join(inbox, 'IT33333333333_00001.xml'));
     fs.rmSync(path.join(inbox, 'IT11111111111_00001.xml'));
     const after = await cli(['status', '--json']);
-    expect(JSON.parse(after.stdout).received).toMatchObject({ total: 4, waitingForImport: 2, imported: 2 });
+    expect((JSON.parse(after.stdout) as StatusJson).received).toMatchObject({
+      total: 4,
+      waitingForImport: 2,
+      imported: 2,
+    });
     const text = await cli(['status']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/Received invoices: 4/);
@@ -324,18 +330,18 @@ describe('received invoices in view', () => {
     });
     await waitForEvent(logFile, 'notification.received', before2);
     const withEc = await cli(['status', '--json']);
-    expect(JSON.parse(withEc.stdout).received).toMatchObject({
+    expect((JSON.parse(withEc.stdout) as StatusJson).received).toMatchObject({
       total: 4,
       waitingForImport: 1,
       imported: 2,
       ecSent: 1,
     });
     const shown = await cli(['show', '--received', ids.plain ?? '', '--json']);
-    expect(JSON.parse(shown.stdout)[0]).toMatchObject({
+    expect((JSON.parse(shown.stdout) as unknown[])[0]).toMatchObject({
       state: 'imported',
       nomeFile: 'IT33333333333_00001.xml',
     });
-    const { timeline } = JSON.parse(shown.stdout)[0] as { timeline: { what: string }[] };
+    const { timeline } = (JSON.parse(shown.stdout) as unknown[])[0] as { timeline: { what: string }[] };
     expect(timeline.map((e) => e.what)).toContainEqual(
       expect.stringMatching(/^SdI message DT IT33333333333_00001_DT_001\.xml/),
     );

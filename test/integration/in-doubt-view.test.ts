@@ -139,7 +139,11 @@ describe('a send in doubt: status says what to do, resend is recorded', () => {
     // Nothing in doubt yet: no line.
     daemon = await start();
     const empty = await cli(['status', '--json']);
-    expect(JSON.parse(empty.stdout).inDoubt).toEqual({ count: 0, oldest: null, documents: [] });
+    expect((JSON.parse(empty.stdout) as { inDoubt: unknown }).inDoubt).toEqual({
+      count: 0,
+      oldest: null,
+      documents: [],
+    });
 
     // SdI takes the file and does not answer; the daemon dies during the call.
     const xml = FPR12.replace(/<Numero>[^<]*<\/Numero>/, '<Numero>DOUBT-1</Numero>').replace(
@@ -179,7 +183,7 @@ describe('a send in doubt: status says what to do, resend is recorded', () => {
     expect(shown.stdout).toContain(
       `in doubt: SdI may or may not have it; check with SdI, then: fatturad resend ${id}`,
     );
-    expect(JSON.parse((await cli(['show', String(id), '--json'])).stdout)[0]).toMatchObject({
+    expect((JSON.parse((await cli(['show', String(id), '--json'])).stdout) as unknown[])[0]).toMatchObject({
       inDoubt: { command: `fatturad resend ${id}` },
       actions: [],
     });
