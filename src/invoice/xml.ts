@@ -380,43 +380,5 @@ export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
   return el.children.filter((c) => c.name === name);
 }
 
-const SPLIT = new Map<string, string[]>();
-function segments(path: string): string[] {
-  let segs = SPLIT.get(path);
-  if (segs === undefined) {
-    segs = path.split('/');
-    if (SPLIT.size < 10_000) SPLIT.set(path, segs);
-  }
-  return segs;
-}
-
-function child(el: XmlElement, name: string): XmlElement | undefined {
-  const kids = el.children;
-  for (let i = 0; i < kids.length; i++) if ((kids[i] as XmlElement).name === name) return kids[i];
-  return undefined;
-}
-
-/** First element at a slash-separated path of local names below `el`. */
-export function at(el: XmlElement | undefined, path: string): XmlElement | undefined {
-  if (!el) return undefined;
-  if (!path.includes('/')) return child(el, path);
-  let cur: XmlElement | undefined = el;
-  for (const seg of segments(path)) {
-    if (!cur) return undefined;
-    cur = child(cur, seg);
-  }
-  return cur;
-}
-
-/** Every element at a slash-separated path of local names below `el`. */
-export function all(el: XmlElement | undefined, path: string): XmlElement[] {
-  let cur: XmlElement[] = el ? [el] : [];
-  for (const seg of segments(path)) cur = cur.flatMap((c) => c.children.filter((x) => x.name === seg));
-  return cur;
-}
-
-/** Text (trimmed) at a path, or undefined when the element is absent. */
-export function textAt(el: XmlElement | undefined, path: string): string | undefined {
-  const e = at(el, path);
-  return e === undefined ? undefined : e.text.trim();
-}
+// Elements by path (`at`, `all`, `textAt`): one implementation, in lookup.ts.
+export { all, at, textAt } from './lookup.js';
