@@ -124,6 +124,25 @@ export const ALERT_KINDS = {
     action: 'Check the disk and the data folder; "fatturad store check".',
     actionIt: 'Verificare il disco e la cartella dati; "fatturad store check".',
   },
+  'pec.quota_low': {
+    title: 'The PEC mailbox is nearly full: SdI cannot deliver to a full mailbox',
+    titleIt: 'La casella PEC è quasi piena: lo SdI non può consegnare a una casella piena',
+    action: 'Delete or archive old messages in the mailbox, or ask the provider for more space.',
+    actionIt: 'Eliminare o archiviare i messaggi vecchi della casella, o chiedere più spazio al gestore.',
+  },
+  'intake.folder_unavailable': {
+    title: 'A drop folder cannot be read or written: files there are not taken',
+    titleIt: 'Una cartella di deposito non è leggibile o scrivibile: i file non vengono presi in carico',
+    action: "Check the folder's mount, owner and permissions; /healthz names it.",
+    actionIt: 'Verificare montaggio, proprietario e permessi della cartella; /healthz la indica.',
+  },
+  'intake.orphan_kept': {
+    title: 'Files the store forgot were kept aside (spool/orphans/)',
+    titleIt: 'File dimenticati dal database messi da parte (spool/orphans/)',
+    action: 'Read the report beside each file; check with SdI whether it was sent before dropping it again.',
+    actionIt:
+      'Leggere il rapporto accanto a ogni file; verificare presso lo SdI se è stato inviato prima di depositarlo di nuovo.',
+  },
   'alerts.test': {
     title: 'Test alert from fatturad',
     titleIt: 'Avviso di prova da fatturad',
