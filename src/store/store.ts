@@ -1267,9 +1267,10 @@ export class Store {
       .prepare(
         `SELECT p.id, p.delivered_path AS deliveredPath,
                 ${this.schemaVersion >= 8 ? 'p.xml_delivered_path' : 'NULL'} AS xmlDeliveredPath,
-                EXISTS (SELECT 1 FROM notifications n WHERE n.identificativo_sdi = p.identificativo_sdi
-                          AND n.kind IN ('EC', 'SE')) AS ecSent
-           FROM passive p ORDER BY p.id`,
+                e.id IS NOT NULL AS ecSent
+           FROM passive p
+           LEFT JOIN (SELECT DISTINCT identificativo_sdi AS id FROM notifications WHERE kind IN ('EC', 'SE')) e
+             ON e.id = p.identificativo_sdi`,
       )
       .all() as {
       id: number;
