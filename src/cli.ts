@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Config } from './config/schema.js';
 import { addArchiveCommands } from './archive/cli.js';
@@ -273,6 +274,22 @@ export function buildProgram(): Command {
         const { resendCommand } = await import('./view/in-doubt.js');
         const inDoubt = new Set(store.inDoubtSends().map((s) => s.documentId));
         const { nsNoticeOf } = await import('./pipeline/reports.js');
+        const { OutcomeStore } = await import('./store/outcomes-store.js');
+        const outcomeStore = new OutcomeStore(store.db);
+        // The files the ERP was given in outcomes.dir (none on a store the daemon has not migrated yet).
+        const outcomesOf = (id: number): { file: string; path: string; writtenAt: string }[] => {
+          try {
+            return outcomeStore
+              .filesOf(id)
+              .map((f) => ({
+                file: f.file,
+                path: path.join(config.outcomes.dir, f.file),
+                writtenAt: f.writtenAt,
+              }));
+          } catch {
+            return [];
+          }
+        };
         const result = docs.map((d) => ({
           ...d,
           sdi: store.getOutbound(d.id) ?? null,
@@ -281,6 +298,7 @@ export function buildProgram(): Command {
           ...(inDoubt.has(d.id) ? { inDoubt: { command: resendCommand(d.id) } } : {}),
           notifications: store.notificationsOf(d.id),
           transportReceipts: store.transportReceiptsOf(d.id),
+          outcomes: outcomesOf(d.id),
           // SdI's NS: the IdentificativoSdI and the five-day rule for the corrected invoice.
           nsCorrection: nsNoticeOf(
             d.state,
@@ -331,6 +349,7 @@ export function buildProgram(): Command {
               `  ${r.channel} receipt ${r.type} (${r.outcome}) received ${r.receivedAt}` +
                 `${r.reason ? `: ${r.reason}` : ''}${r.effect && r.effect !== 'recorded' ? ` -> ${r.effect}` : ''}, kept at ${r.path}`,
             );
+          for (const f of d.outcomes) out(`  outcome file for the ERP ${f.path} written ${f.writtenAt}`);
         }
       } finally {
         store.close();

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -210,6 +211,18 @@ describe('the outcomes folder, seen from the ERP', () => {
     expect(seen.parses).toBeGreaterThanOrEqual(seen.files.size);
     expect(seen.duplicateIds).toEqual([]);
     expect(fs.existsSync(path.join(outcomesDir, 'del-1.xml.delivered.json'))).toBe(false);
+    // show names the files the ERP was given (one for each state change written).
+    const shown = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [path.resolve('dist/cli.js'), 'show', '--json', '--config', cfg, 'ns-1.xml'],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    ) as { outcomes: { file: string; path: string }[] }[];
+    expect(shown[0]?.outcomes.map((o) => o.file)).toContain('ns-1.xml.rejected.json');
+    expect(shown[0]?.outcomes.every((o) => o.path === path.join(outcomesDir, o.file))).toBe(true);
   });
 
   it.each([['outcome-before-write'], ['outcome-before-mark']])(
