@@ -347,6 +347,8 @@ export class InboundHandler {
           file: row.fileName,
           // The same shape as a local rejection's details (Store.transitionDetails).
           ...(plan.errors ? { findings: plan.errors } : {}),
+          // NE: the administration's own words (EsitoCommittente's Descrizione).
+          ...(n.kind === 'NE' && n.descrizione ? { paReason: n.descrizione } : {}),
         },
         ...(reportPath ? { path: reportPath } : {}),
       });
@@ -412,7 +414,7 @@ export class InboundHandler {
             ...(n.kind === 'NE' && n.descrizione ? { paReason: n.descrizione } : {}),
             ...(reportPath ? { report: reportPath } : {}),
           },
-          `${plan.doc.originalName}: ${plan.reason}${n.kind === 'NE' && n.descrizione ? `: "${n.descrizione}"` : ''}`,
+          `${plan.doc.originalName}: ${plan.reason}`,
         );
       }
     }
@@ -717,7 +719,7 @@ function describe(n: Notification): string {
       return n.esito === 'EC01'
         ? 'accepted by the administration (NE EC01)'
         : n.esito === 'EC02'
-          ? 'refused by the administration (NE EC02)'
+          ? `refused by the administration (NE EC02)${n.descrizione ? `: "${n.descrizione}"` : ''}`
           : 'outcome from the administration (NE) without a readable Esito';
     case 'DT':
       return 'no outcome within 15 days (DT)';

@@ -223,6 +223,17 @@ describe('the outcomes folder, seen from the ERP', () => {
     ) as { outcomes: { file: string; path: string }[] }[];
     expect(shown[0]?.outcomes.map((o) => o.file)).toContain('ns-1.xml.rejected.json');
     expect(shown[0]?.outcomes.every((o) => o.path === path.join(outcomesDir, o.file))).toBe(true);
+    // The administration's reason for refusing is in show's timeline too.
+    const refusedShown = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [path.resolve('dist/cli.js'), 'show', '--json', '--config', cfg, 'pa-refuse.xml.p7m'],
+        { encoding: 'utf8' },
+      ),
+    ) as { timeline: { to: string; reason: string | null; details: { paReason?: string } | null }[] }[];
+    const ec02 = refusedShown[0]?.timeline.find((x) => x.to === 'refused');
+    expect(ec02?.reason).toContain('Fattura rifiutata');
+    expect(ec02?.details?.paReason).toBe('Fattura rifiutata');
   });
 
   it.each([['outcome-before-write'], ['outcome-before-mark']])(
