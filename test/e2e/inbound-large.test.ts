@@ -1,13 +1,20 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
-import { SdiSimulator } from '../../src/sim/simulator.js';
+import type { SdiSimulator } from '../../src/sim/simulator.js';
 import { bigInvoice } from '../helpers/big-invoice.js';
-import { readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import {
+  readLog,
+  runCli,
+  waitFor,
+  waitForEvent,
+  writeExternalSdicoopConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { startSdiSimulator } from '../helpers/sdi-sim.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -20,22 +27,11 @@ import { tempDir } from '../helpers/tmp.js';
  */
 const t = tempDir('fatturad-e2e-inbound-large-');
 let pki: SimPki;
-const quiet = pino({ level: 'silent' });
 
 beforeAll(async () => {
   pki = await ensureSimPki(path.join(t.dir, 'pki'));
 });
 afterAll(() => t.cleanup());
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function healthz(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,43 +56,13 @@ describe('a large received invoice does not stall the daemon', () => {
     fs.mkdirSync(path.join(dir, 'outbox'), { recursive: true });
     const daemonPort = await freePort();
     const simPort = await freePort();
-    const cfg = path.join(dir, 'fatturad.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `dataDir: ${dir}/var`,
-        'log: { level: info, format: json }',
-        'http: { port: 0 }',
-        'intake:',
-        `  folders: [{ path: ${dir}/outbox }]`,
-        'channel:',
-        '  type: sdicoop',
-        '  sdicoop:',
-        '    simulator: false',
-        `    endpoint: https://127.0.0.1:${simPort}/SdIRiceviFile`,
-        `    clientCert: ${pki.trasmittente.cert}`,
-        `    clientKey: ${pki.trasmittente.key}`,
-        `    sdiCAs: [${pki.caCert}]`,
-        `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-        `passive: { importDir: ${inbox} }`,
-      ].join('\n'),
-    );
-    sim = new SdiSimulator({
-      tls: {
-        cert: fs.readFileSync(pki.sdi.cert),
-        key: fs.readFileSync(pki.sdi.key),
-        ca: [fs.readFileSync(pki.caCert)],
-      },
-      scenario: 'deliver',
-      delayMs: 0,
-      log: quiet,
-      retryMs: 200,
+    const cfg = writeExternalSdicoopConfig(dir, `${dir}/outbox`, {
+      pki,
+      simPort,
+      daemonPort,
+      importDir: inbox,
     });
-    await sim.listen('127.0.0.1', simPort);
-    sim.connect({
-      trasmissioneFatture: `https://127.0.0.1:${daemonPort}/TrasmissioneFatture`,
-      ricezioneFatture: `https://127.0.0.1:${daemonPort}/RicezioneFatture`,
-    });
+    sim = await startSdiSimulator(pki, { simPort, daemonPort });
     logFile = path.join(dir, 'daemon.log');
     daemon = runCli(['start', '--config', cfg], logFile);
     const ready = await waitForEvent(logFile, 'daemon.ready');

@@ -1,15 +1,23 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
-import { SdiSimulator } from '../../src/sim/simulator.js';
+import type { SdiSimulator } from '../../src/sim/simulator.js';
 import { buildNotification } from '../../src/notifications/build.js';
-import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import {
+  CLI,
+  readLog,
+  runCli,
+  waitFor,
+  waitForEvent,
+  writeExternalSdicoopConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
+import { freePort } from '../helpers/ports.js';
+import { startSdiSimulator } from '../helpers/sdi-sim.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -24,22 +32,11 @@ import { tempDir } from '../helpers/tmp.js';
  */
 const run = promisify(execFile);
 const FPR12 = exampleText(EX.b2b);
-const quiet = pino({ level: 'silent' });
 
 const t = tempDir('fatturad-e2e-received-view-');
 let pki: SimPki;
 let signer: TestPki;
 let signerCert: { cert: string; key: string };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** A B2B invoice from its own cedente with its own number. */
 function invoice(numero: string, denominazione: string, idCodice: string): Buffer {
@@ -90,44 +87,14 @@ describe('received invoices in view', () => {
     fs.mkdirSync(path.join(dir, 'outbox'), { recursive: true });
     const daemonPort = await freePort();
     const simPort = await freePort();
-    cfg = path.join(dir, 'fatturad.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `dataDir: ${dir}/var`,
-        'log: { level: info, format: json }',
-        'http: { port: 0 }',
-        'intake:',
-        `  folders: [{ path: ${dir}/outbox }]`,
-        `validation: { trustedCAs: [${signer.ca.cert}] }`,
-        'channel:',
-        '  type: sdicoop',
-        '  sdicoop:',
-        '    simulator: false',
-        `    endpoint: https://127.0.0.1:${simPort}/SdIRiceviFile`,
-        `    clientCert: ${pki.trasmittente.cert}`,
-        `    clientKey: ${pki.trasmittente.key}`,
-        `    sdiCAs: [${pki.caCert}]`,
-        `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-        `passive: { importDir: ${inbox} }`,
-      ].join('\n'),
-    );
-    sim = new SdiSimulator({
-      tls: {
-        cert: fs.readFileSync(pki.sdi.cert),
-        key: fs.readFileSync(pki.sdi.key),
-        ca: [fs.readFileSync(pki.caCert)],
-      },
-      scenario: 'deliver',
-      delayMs: 0,
-      log: quiet,
-      retryMs: 200,
+    cfg = writeExternalSdicoopConfig(dir, `${dir}/outbox`, {
+      pki,
+      simPort,
+      daemonPort,
+      importDir: inbox,
+      extra: [`validation: { trustedCAs: [${signer.ca.cert}] }`],
     });
-    await sim.listen('127.0.0.1', simPort);
-    sim.connect({
-      trasmissioneFatture: `https://127.0.0.1:${daemonPort}/TrasmissioneFatture`,
-      ricezioneFatture: `https://127.0.0.1:${daemonPort}/RicezioneFatture`,
-    });
+    sim = await startSdiSimulator(pki, { simPort, daemonPort });
     logFile = path.join(dir, 'daemon.log');
     daemon = runCli(['start', '--config', cfg], logFile);
     await waitForEvent(logFile, 'daemon.ready');

@@ -1,16 +1,24 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildNotification } from '../../src/notifications/build.js';
 import { createStandaloneCa, ensureSimPki, type SimPki } from '../../src/sim/certs.js';
-import { SdiSimulator } from '../../src/sim/simulator.js';
-import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import type { SdiSimulator } from '../../src/sim/simulator.js';
+import {
+  CLI,
+  readLog,
+  runCli,
+  waitFor,
+  waitForEvent,
+  writeExternalSdicoopConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
 import { TestPki } from '../helpers/pki.js';
+import { freePort } from '../helpers/ports.js';
+import { startSdiSimulator } from '../helpers/sdi-sim.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -26,7 +34,6 @@ const t = tempDir('fatturad-e2e-sdicoop-');
 let pki: SimPki;
 let signer: TestPki;
 let signerCert: { cert: string; key: string };
-const quiet = pino({ level: 'silent' });
 
 beforeAll(async () => {
   pki = await ensureSimPki(path.join(t.dir, 'pki'));
@@ -58,16 +65,6 @@ function pa(marker: string): Buffer {
   return signer.sign(xml, signerCert);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 interface Setup {
   dir: string;
   outbox: string;
@@ -89,57 +86,22 @@ function configure(
     fs.mkdirSync(outbox, { recursive: true });
     const daemonPort = await freePort();
     const simPort = await freePort();
-    const client = opts.client ?? pki.trasmittente;
-    const cfg = path.join(dir, 'fatturad.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `dataDir: ${dir}/var`,
-        'log: { level: info, format: json }',
-        'http: { port: 0 }',
-        'intake:',
-        `  folders: [{ path: ${outbox} }]`,
-        '  stableMs: 0',
-        'sending:',
-        '  pollMs: 200',
-        '  retry: { initialMs: 200, maxMs: 800, maxAttempts: 0 }',
-        'channel:',
-        '  type: sdicoop',
-        '  sdicoop:',
-        '    simulator: false',
-        `    endpoint: https://127.0.0.1:${simPort}/SdIRiceviFile`,
-        `    clientCert: ${client.cert}`,
-        `    clientKey: ${client.key}`,
-        `    sdiCAs: [${pki.caCert}]`,
-        `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-        `    timeoutMs: ${opts.timeoutMs ?? 10000}`,
-        `    mtom: ${opts.mtom ?? false}`,
-        `passive: { importDir: ${inbox} }`,
-      ].join('\n'),
-    );
+    const cfg = writeExternalSdicoopConfig(dir, outbox, {
+      pki,
+      simPort,
+      daemonPort,
+      client: opts.client,
+      importDir: inbox,
+      intake: { stableMs: 0 },
+      sending: { pollMs: 200, retry: '{ initialMs: 200, maxMs: 800, maxAttempts: 0 }' },
+      sdicoop: { timeoutMs: opts.timeoutMs ?? 10000, mtom: opts.mtom ?? false },
+    });
     return { dir, outbox, inbox, cfg, logFile: path.join(dir, 'daemon.log'), daemonPort, simPort };
   })();
 }
 
-async function startSim(s: Setup, delayMs = 0): Promise<SdiSimulator> {
-  const sim = new SdiSimulator({
-    slowAnswerMs: 3000,
-    tls: {
-      cert: fs.readFileSync(pki.sdi.cert),
-      key: fs.readFileSync(pki.sdi.key),
-      ca: [fs.readFileSync(pki.caCert)],
-    },
-    scenario: 'deliver',
-    delayMs,
-    log: quiet,
-    retryMs: 200,
-  });
-  await sim.listen('127.0.0.1', s.simPort);
-  sim.connect({
-    trasmissioneFatture: `https://127.0.0.1:${s.daemonPort}/TrasmissioneFatture`,
-    ricezioneFatture: `https://127.0.0.1:${s.daemonPort}/RicezioneFatture`,
-  });
-  return sim;
+function startSim(s: Setup, delayMs = 0): Promise<SdiSimulator> {
+  return startSdiSimulator(pki, s, { options: { slowAnswerMs: 3000, delayMs } });
 }
 
 async function startDaemon(s: Setup): Promise<DaemonProcess> {

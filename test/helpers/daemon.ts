@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SimPki } from '../../src/sim/certs.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -134,6 +135,63 @@ export function writeDaemonConfig(
       ...Object.entries(opts.intake ?? {}).map(([k, v]) => `  ${k}: ${v}`),
       // No channel unless the test gives one: these daemons only take files in.
       ...(opts.extra ?? ['channel: { type: none }']),
+    ].join('\n'),
+  );
+  return cfg;
+}
+
+/**
+ * Writes `<dir>/fatturad.yaml` for a test daemon that talks SDICoop to a simulator outside it (one
+ * the test starts on `simPort`): state in `<dir>/var`, JSON logs, a free health port, one drop
+ * folder, the client certificate from the simulator's PKI (or `client`), SdI's calls taken on
+ * `daemonPort`, received invoices imported into `importDir` (`<dir>/inbox` unless given).
+ * `archive: false` turns the archive off; `intake`, `sending` and `sdicoop` add their settings
+ * under those keys; `extra` adds whole top-level lines (validation...).
+ */
+export function writeExternalSdicoopConfig(
+  dir: string,
+  outbox: string,
+  opts: {
+    pki: SimPki;
+    simPort: number;
+    daemonPort: number;
+    client?: { cert: string; key: string };
+    importDir?: string;
+    archive?: boolean;
+    intake?: Record<string, number>;
+    sending?: Record<string, string | number | boolean>;
+    sdicoop?: Record<string, string | number | boolean>;
+    extra?: string[];
+  },
+): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const cfg = path.join(dir, 'fatturad.yaml');
+  const client = opts.client ?? opts.pki.trasmittente;
+  const settings = (indent: string, entries: Record<string, unknown> = {}): string[] =>
+    Object.entries(entries).map(([k, v]) => `${indent}${k}: ${String(v)}`);
+  fs.writeFileSync(
+    cfg,
+    [
+      `dataDir: ${dir}/var`,
+      'log: { level: info, format: json }',
+      'http: { port: 0 }',
+      ...(opts.archive === false ? ['archive: { enabled: false }'] : []),
+      'intake:',
+      `  folders: [{ path: ${outbox} }]`,
+      ...settings('  ', opts.intake),
+      ...(opts.extra ?? []),
+      ...(opts.sending ? ['sending:', ...settings('  ', opts.sending)] : []),
+      'channel:',
+      '  type: sdicoop',
+      '  sdicoop:',
+      '    simulator: false',
+      `    endpoint: https://127.0.0.1:${opts.simPort}/SdIRiceviFile`,
+      `    clientCert: ${client.cert}`,
+      `    clientKey: ${client.key}`,
+      `    sdiCAs: [${opts.pki.caCert}]`,
+      `    listen: { host: 127.0.0.1, port: ${opts.daemonPort} }`,
+      ...settings('    ', opts.sdicoop),
+      `passive: { importDir: ${opts.importDir ?? `${dir}/inbox`} }`,
     ].join('\n'),
   );
   return cfg;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { freePort } from './ports.js';
 
 /**
  * A real IMAP server for tests: Dovecot from Debian (`dovecot-imapd`, installed by
@@ -37,16 +38,6 @@ const DOVEADM = '/usr/bin/doveadm';
 
 export function dovecotAvailable(): boolean {
   return fs.existsSync(DOVECOT);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {

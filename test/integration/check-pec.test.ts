@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -13,6 +12,7 @@ import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
 import { PecSimulator } from '../../src/sim/pec.js';
 import { CLI } from '../helpers/daemon.js';
 import { dovecotAvailable, startDovecot, type Dovecot } from '../helpers/dovecot.js';
+import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -28,16 +28,6 @@ let dovecot: Dovecot;
 let sim: PecSimulator;
 let smtpPort: number;
 let closedPort: number;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Every message file of the user's Maildir (INBOX and the other folders). */
 function mailFiles(dir: string): string[] {

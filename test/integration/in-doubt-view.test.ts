@@ -1,14 +1,22 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
-import { SdiSimulator } from '../../src/sim/simulator.js';
-import { CLI, readLog, runCli, waitFor, waitForEvent, type DaemonProcess } from '../helpers/daemon.js';
+import type { SdiSimulator } from '../../src/sim/simulator.js';
+import {
+  CLI,
+  readLog,
+  runCli,
+  waitFor,
+  waitForEvent,
+  writeExternalSdicoopConfig,
+  type DaemonProcess,
+} from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { startSdiSimulator } from '../helpers/sdi-sim.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -28,16 +36,6 @@ const STACK = /\n\s+at .+[(\s].*:\d+:\d+\)?/;
 
 const t = tempDir('fatturad-in-doubt-view-');
 let pki: SimPki;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 describe('a send in doubt: status says what to do, resend is recorded', () => {
   let sim: SdiSimulator;
@@ -74,55 +72,20 @@ describe('a send in doubt: status says what to do, resend is recorded', () => {
     fs.mkdirSync(outbox, { recursive: true });
     const daemonPort = await freePort();
     const simPort = await freePort();
-    cfg = path.join(dir, 'fatturad.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `dataDir: ${dir}/var`,
-        'log: { level: info, format: json }',
-        'http: { port: 0 }',
-        'archive: { enabled: false }',
-        'intake:',
-        `  folders: [{ path: ${outbox} }]`,
-        '  stableMs: 0',
-        'sending:',
-        '  pollMs: 100',
-        '  retry: { initialMs: 100, maxMs: 400, maxAttempts: 0 }',
-        'channel:',
-        '  type: sdicoop',
-        '  sdicoop:',
-        '    simulator: false',
-        `    endpoint: https://127.0.0.1:${simPort}/SdIRiceviFile`,
-        `    clientCert: ${pki.trasmittente.cert}`,
-        `    clientKey: ${pki.trasmittente.key}`,
-        `    sdiCAs: [${pki.caCert}]`,
-        `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-        '    timeoutMs: 600000',
-        `passive: { importDir: ${dir}/inbox }`,
-      ].join('\n'),
+    cfg = writeExternalSdicoopConfig(dir, outbox, {
+      pki,
+      simPort,
+      daemonPort,
+      archive: false,
+      intake: { stableMs: 0 },
+      sending: { pollMs: 100, retry: '{ initialMs: 100, maxMs: 400, maxAttempts: 0 }' },
+      sdicoop: { timeoutMs: 600000 },
+    });
+    sim = await startSdiSimulator(
+      pki,
+      { simPort, daemonPort },
+      { options: { slowAnswerMs: 600_000 }, onReceive: () => received++ },
     );
-    sim = new SdiSimulator({
-      tls: {
-        cert: fs.readFileSync(pki.sdi.cert),
-        key: fs.readFileSync(pki.sdi.key),
-        ca: [fs.readFileSync(pki.caCert)],
-      },
-      scenario: 'deliver',
-      delayMs: 0,
-      log: pino({ level: 'silent' }),
-      retryMs: 200,
-      slowAnswerMs: 600_000,
-    });
-    const receive = sim.engine.receive.bind(sim.engine);
-    sim.engine.receive = (nomeFile: string, bytes: Buffer) => {
-      received++;
-      return receive(nomeFile, bytes);
-    };
-    await sim.listen('127.0.0.1', simPort);
-    sim.connect({
-      trasmissioneFatture: `https://127.0.0.1:${daemonPort}/TrasmissioneFatture`,
-      ricezioneFatture: `https://127.0.0.1:${daemonPort}/RicezioneFatture`,
-    });
     logFile = path.join(dir, 'daemon.log');
   });
 

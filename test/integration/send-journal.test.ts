@@ -1,14 +1,12 @@
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
-import { SdiSimulator } from '../../src/sim/simulator.js';
+import type { SdiSimulator } from '../../src/sim/simulator.js';
 import {
   CLI,
   readLog,
@@ -17,7 +15,10 @@ import {
   waitForEvent,
   type DaemonProcess,
   type LogLine,
+  writeExternalSdicoopConfig,
 } from '../helpers/daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { startSdiSimulator } from '../helpers/sdi-sim.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -45,16 +46,6 @@ function invoice(): Buffer {
   return Buffer.from(FPR12.replace(/<Numero>[^<]*<\/Numero>/, `<Numero>J-${seq}</Numero>`));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 interface Setup {
   dir: string;
   outbox: string;
@@ -72,55 +63,20 @@ async function setup(name: string): Promise<Setup> {
   fs.mkdirSync(outbox, { recursive: true });
   const daemonPort = await freePort();
   const simPort = await freePort();
-  const cfg = path.join(dir, 'fatturad.yaml');
-  fs.writeFileSync(
-    cfg,
-    [
-      `dataDir: ${dir}/var`,
-      'log: { level: info, format: json }',
-      'http: { port: 0 }',
-      'archive: { enabled: false }',
-      'intake:',
-      `  folders: [{ path: ${outbox} }]`,
-      '  stableMs: 0',
-      'sending:',
-      '  pollMs: 100',
-      '  concurrency: 2',
-      '  retry: { initialMs: 100, maxMs: 400, maxAttempts: 0 }',
-      'channel:',
-      '  type: sdicoop',
-      '  sdicoop:',
-      '    simulator: false',
-      `    endpoint: https://127.0.0.1:${simPort}/SdIRiceviFile`,
-      `    clientCert: ${pki.trasmittente.cert}`,
-      `    clientKey: ${pki.trasmittente.key}`,
-      `    sdiCAs: [${pki.caCert}]`,
-      `    listen: { host: 127.0.0.1, port: ${daemonPort} }`,
-      `passive: { importDir: ${dir}/inbox }`,
-    ].join('\n'),
-  );
-  const sim = new SdiSimulator({
-    tls: {
-      cert: fs.readFileSync(pki.sdi.cert),
-      key: fs.readFileSync(pki.sdi.key),
-      ca: [fs.readFileSync(pki.caCert)],
-    },
-    scenario: 'deliver',
-    delayMs: 0,
-    log: pino({ level: 'silent' }),
-    retryMs: 200,
+  const cfg = writeExternalSdicoopConfig(dir, outbox, {
+    pki,
+    simPort,
+    daemonPort,
+    archive: false,
+    intake: { stableMs: 0 },
+    sending: { pollMs: 100, concurrency: 2, retry: '{ initialMs: 100, maxMs: 400, maxAttempts: 0 }' },
   });
   const received = new Map<string, number>();
-  const receive = sim.engine.receive.bind(sim.engine);
-  sim.engine.receive = (nomeFile: string, bytes: Buffer) => {
-    received.set(sha(bytes), (received.get(sha(bytes)) ?? 0) + 1);
-    return receive(nomeFile, bytes);
-  };
-  await sim.listen('127.0.0.1', simPort);
-  sim.connect({
-    trasmissioneFatture: `https://127.0.0.1:${daemonPort}/TrasmissioneFatture`,
-    ricezioneFatture: `https://127.0.0.1:${daemonPort}/RicezioneFatture`,
-  });
+  const sim = await startSdiSimulator(
+    pki,
+    { simPort, daemonPort },
+    { onReceive: (_nomeFile, bytes) => received.set(sha(bytes), (received.get(sha(bytes)) ?? 0) + 1) },
+  );
   return {
     dir,
     outbox,
