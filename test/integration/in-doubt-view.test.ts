@@ -22,7 +22,7 @@ import { tempDir } from '../helpers/tmp.js';
 
 /**
  * A send in doubt, as an office sees it: the real daemon sends an invoice over SDICoop to the SdI
- * simulator, which takes the file and does not answer (scenario slow); the daemon is killed during
+ * simulator, which takes the file and does not answer (scenario slow) nor send its RC within the test; the daemon is killed during
  * the call and started again, so the send is held in doubt, never sent again on its own.
  * `fatturad status` shows it on its own line with the command to run (and --json the same),
  * `fatturad show` says it too; after `fatturad resend`, `show` has who (the OS user, the host)
@@ -84,7 +84,7 @@ describe('a send in doubt: status says what to do, resend is recorded', () => {
     sim = await startSdiSimulator(
       pki,
       { simPort, daemonPort },
-      { options: { slowAnswerMs: 600_000 }, onReceive: () => received++ },
+      { options: { slowAnswerMs: 600_000, delayMs: 600_000 }, onReceive: () => received++ },
     );
     logFile = path.join(dir, 'daemon.log');
   });
