@@ -279,13 +279,11 @@ export function buildProgram(): Command {
         // The files the ERP was given in outcomes.dir (none on a store the daemon has not migrated yet).
         const outcomesOf = (id: number): { file: string; path: string; writtenAt: string }[] => {
           try {
-            return outcomeStore
-              .filesOf(id)
-              .map((f) => ({
-                file: f.file,
-                path: path.join(config.outcomes.dir, f.file),
-                writtenAt: f.writtenAt,
-              }));
+            return outcomeStore.filesOf(id).map((f) => ({
+              file: f.file,
+              path: path.join(config.outcomes.dir, f.file),
+              writtenAt: f.writtenAt,
+            }));
           } catch {
             return [];
           }
