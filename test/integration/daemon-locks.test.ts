@@ -77,7 +77,8 @@ describe('two daemons', () => {
       ]);
       expect(ra.folders).toEqual([path.join(a, 'outbox')]);
       expect(rb.folders).toEqual([path.join(b, 'outbox')]);
-      const sa = readLog(da.logFile).find((l) => l.event === 'daemon.simulator');
+      // Logged just after daemon.ready: waited for, not looked up (the log is written asynchronously).
+      const sa = await waitForEvent(da.logFile, 'daemon.simulator', 0, READY_MS);
       expect(sa?.passiveDrop).toBe(path.join(a, 'sim', 'deliver'));
       expect(sa?.inbox).toBe(path.join(a, 'inbox'));
       fs.writeFileSync(path.join(a, 'outbox', 'for-a.xml'), example(EX.b2b));
