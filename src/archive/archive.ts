@@ -103,6 +103,16 @@ export interface Finding {
   found?: string;
 }
 
+/** A log entry (`what`: 'log entry' or 'facts entry') whose text, leaf hash or columns disagree. */
+function alteredEntry(what: string, idx: number, canonical: boolean, leafMatches: boolean): Finding {
+  const why = !canonical
+    ? 'it is not a canonical entry'
+    : !leafMatches
+      ? 'it no longer matches its leaf hash'
+      : 'its columns disagree with its text';
+  return { code: 'entry-altered', idx, message: `${what} ${idx} was altered: ${why}` };
+}
+
 /** Where `verify()` is: called after each step, and every few thousand files while re-hashing. */
 export type VerifyProgress = (p: {
   step: 'log' | 'blobs' | 'checkpoints' | 'index';
@@ -472,17 +482,7 @@ export class Archive {
           row.sha256 !== sha256Hex(row.entry) ||
           row.ref !== f.facts.document
         ) {
-          findings.push({
-            code: 'entry-altered',
-            idx: row.idx,
-            message: `facts entry ${row.idx} was altered: ${
-              !f
-                ? 'it is not a canonical entry'
-                : !lh.equals(row.leafHash)
-                  ? 'it no longer matches its leaf hash'
-                  : 'its columns disagree with its text'
-            }`,
-          });
+          findings.push(alteredEntry('facts entry', row.idx, Boolean(f), lh.equals(row.leafHash)));
           continue;
         }
         if (f.seq !== row.idx)
@@ -496,17 +496,7 @@ export class Archive {
       }
       const e = decodeEntry(row.entry);
       if (!e || !lh.equals(row.leafHash) || e.sha256 !== row.sha256 || e.kind !== row.kind) {
-        findings.push({
-          code: 'entry-altered',
-          idx: row.idx,
-          message: `log entry ${row.idx} was altered: ${
-            !e
-              ? 'it is not a canonical entry'
-              : !lh.equals(row.leafHash)
-                ? 'it no longer matches its leaf hash'
-                : 'its columns disagree with its text'
-          }`,
-        });
+        findings.push(alteredEntry('log entry', row.idx, Boolean(e), lh.equals(row.leafHash)));
         continue;
       }
       if (e.seq !== row.idx)
