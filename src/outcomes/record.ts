@@ -1,4 +1,4 @@
-import type { DocumentState } from '../lifecycle/states.js';
+import { STATES, type DocumentState } from '../lifecycle/states.js';
 import type { Finding } from '../rules/finding.js';
 import { findingsOf } from '../store/store.js';
 import type { OutcomeSource } from '../store/outcomes-store.js';
@@ -11,19 +11,9 @@ import type { OutcomeSource } from '../store/outcomes-store.js';
 export const OUTCOME_FORMAT = 'fatturad-outcome/1';
 
 /** The states the ERP is told about; received, validated and sending are fatturad's own business. */
-export const OUTCOME_STATES: ReadonlySet<DocumentState> = new Set<DocumentState>([
-  'sent',
-  'failed',
-  'not_delivered',
-  'delivered',
-  'available',
-  'attested',
-  'accepted',
-  'refused',
-  'expired',
-  'rejected',
-  'duplicate',
-]);
+export const OUTCOME_STATES: ReadonlySet<DocumentState> = new Set<DocumentState>(
+  STATES.filter((st) => st !== 'received' && st !== 'validated' && st !== 'sending'),
+);
 
 export interface OutcomeError {
   /** SdI's error code (NS) or fatturad's (a local rejection uses SdI's codes where one applies). */
