@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { SearchKey } from './metadata.js';
 
 /**
  * The archive log's "facts" leaf: what the archive's index (SQLite) holds about one document
@@ -18,18 +19,8 @@ import { z } from 'zod';
  */
 export const FACTS_VERSION = 'fatturad-facts/1';
 
-export interface FactsKey {
-  role: string;
-  denominazione: string | null;
-  nome: string | null;
-  cognome: string | null;
-  codiceFiscale: string | null;
-  partitaIva: string | null;
-  data: string;
-  numero: string;
-  tipoDocumento: string;
-  identificativoSdI: string | null;
-}
+/** A search key as the index holds it (a change to SearchKey changes fatturad-facts/1: version it). */
+export type FactsKey = SearchKey;
 
 export interface FactsItem {
   /** The log index of the file's own entry. */
