@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ExecFileOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { SimPki } from '../../src/sim/certs.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,6 +69,21 @@ export interface LogLine {
   level?: string;
   msg?: string;
   [k: string]: unknown;
+}
+
+/** Runs a CLI command that exits by itself, to its end: its exit code, stdout and stderr apart. */
+export async function cliToEnd(
+  args: string[],
+  opts: ExecFileOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [CLI, ...args], { encoding: 'utf8', ...opts }).then(
+    (r) => ({ code: 0, stdout: String(r.stdout), stderr: String(r.stderr) }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
 }
 
 export function readLog(logFile: string): LogLine[] {

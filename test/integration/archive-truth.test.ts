@@ -1,8 +1,7 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
@@ -14,7 +13,7 @@ import { buildPddFiles } from '../../src/archive/pdd.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Store } from '../../src/store/store.js';
-import { CLI } from '../helpers/daemon.js';
+import { cliToEnd } from '../helpers/daemon.js';
 import { EX, exampleText } from '../helpers/spec.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -26,7 +25,6 @@ import { tempDir } from '../helpers/tmp.js';
  * export trusted them before) is named by `archive verify-export`, and `archive rebuild-index`
  * restores an index that verifies and exports.
  */
-const run = promisify(execFile);
 const quiet = pino({ level: 'silent' });
 const FPR12 = exampleText(EX.b2b);
 const cleanups: (() => void)[] = [];
@@ -95,16 +93,7 @@ async function setup(): Promise<Setup> {
   return { a, config, store, cfg, dir: t.dir, archiveDir: config.archive.dir };
 }
 
-type Cli = { code: number; stdout: string; stderr: string };
-const cli = (args: string[]): Promise<Cli> =>
-  run(process.execPath, [CLI, ...args]).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
+const cli = (args: string[]) => cliToEnd(args);
 
 interface JsonFinding {
   code: string;

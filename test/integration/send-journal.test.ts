@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureSimPki, type SimPki } from '../../src/sim/certs.js';
 import type { SdiSimulator } from '../../src/sim/simulator.js';
 import {
-  CLI,
+  cliToEnd,
   readLog,
   runCli,
   waitFor,
@@ -29,7 +27,6 @@ import { tempDir } from '../helpers/tmp.js';
  * backup taken before the sends, both end with zero second sends, and the documents the store
  * lost named in a store.behind_journal alert.
  */
-const run = promisify(execFile);
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 120_000 });
 const FPR12 = exampleText(EX.b2b);
 const t = tempDir('fatturad-send-journal-');
@@ -129,17 +126,7 @@ function settled(s: Setup): boolean {
   }
 }
 
-/** Runs the CLI to its end. */
-async function cli(args: string[]) {
-  return run(process.execPath, [CLI, ...args], { timeout: 60_000 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
-}
+const cli = (args: string[]) => cliToEnd(args, { timeout: 60_000 });
 
 function secondSends(s: Setup): string[] {
   return [...s.received.entries()].filter(([, n]) => n > 1).map(([h, n]) => `${h.slice(0, 12)}… ×${n}`);

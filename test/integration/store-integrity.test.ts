@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
-  CLI,
+  cliToEnd,
   readLog,
   runCli,
   waitFor,
@@ -21,7 +19,6 @@ import { tempDir } from '../helpers/tmp.js';
  * store.damaged and the recovery steps; `status` says it in words; `/healthz` says it when the
  * scheduled check finds it while running.
  */
-const run = promisify(execFile);
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 const t = tempDir('fatturad-store-integrity-');
 afterAll(() => t.cleanup());
@@ -116,16 +113,7 @@ function rootPageOffset(db: string, table: string): number {
   }
 }
 
-async function cli(args: string[]) {
-  return run(process.execPath, [CLI, ...args], { timeout: 60_000 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
-  );
-}
+const cli = (args: string[]) => cliToEnd(args, { timeout: 60_000 });
 
 /** Starts a daemon that must refuse: its exit code and the store.damaged line. */
 async function refusedStart(s: Setup) {
